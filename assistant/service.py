@@ -1,0 +1,107 @@
+"""The live knowledge service: serves the published index version and switches to a new one without a restart."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Retriever, SearchResult
+from ingest.embedder import Embedder
+from ingest.store.layout import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceConfig:
+    min_dense_score: float
+    languages: tuple[str, ...] = ("en", "fi", "pl", "th")
+    candidates: int = 50
+
+
+class KnowledgeService:
+    """Answers from one consistent index version per request; new versions load in the background.
+
+    A request never waits for a reload and never sees a half-loaded index: the retriever reference
+    is swapped in one assignment once the new version is fully loaded and verified.
+    """
+
+    def __init__(self, store: IndexStore, embedder: Embedder, model_id: str, config: ServiceConfig) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.model_id = model_id
+        self.config = config
+        self.answerer = ExtractiveAnswerer(config.min_dense_score)
+        self._query_cache = QueryEmbeddingCache(embedder)
+        self._retriever: Retriever | None = None
+        self._loading: str | None = None
+        self._failed: set[str] = set()
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    def load(self) -> None:
+        """Load the live version now (blocking); raises if there is none or it is unusable."""
+        self._retriever = self._build(self.store.current_version())
+
+    def _build(self, version: str | None) -> Retriever:
+        index = self.store.load(version)
+        return Retriever(
+            index,
+            self.embedder,
+            self.model_id,
+            self.config.languages,
+            self.config.candidates,
+            self._query_cache,
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self._retriever is not None
+
+    def retriever(self) -> Retriever:
+        """The retriever of the newest loaded version; starts a background reload if CURRENT moved."""
+        current = self._retriever
+        if current is None:
+            self.load()
+            current = self._retriever
+            assert current is not None
+        live = self.store.current_version()
+        if live and live != current.index.version:
+            self._reload_in_background(live)
+        return current
+
+    def _reload_in_background(self, version: str) -> None:
+        with self._lock:
+            if self._loading == version or version in self._failed:
+                return
+            self._loading = version
+
+        def work() -> None:
+            try:
+                self._retriever = self._build(version)
+                self.last_error = None
+                log.info("now serving index version %s", version)
+            except Exception as exc:  # noqa: BLE001 - keep serving the old version, report why
+                self._failed.add(version)
+                self.last_error = f"could not load index version {version}: {exc}"
+                log.error(self.last_error)
+            finally:
+                with self._lock:
+                    self._loading = None
+
+        threading.Thread(target=work, name=f"reload-{version}", daemon=True).start()
+
+    def search(
+        self, query: str, top_k: int, filters: Filters | None = None, mode: Mode = "hybrid"
+    ) -> tuple[SearchResult, str]:
+        retriever = self.retriever()
+        return retriever.search(query, top_k, filters, mode), retriever.index.version
+
+    def ask(self, question: str, top_k: int, filters: Filters | None = None) -> tuple[Answer, str]:
+        retriever = self.retriever()
+        result = retriever.search(question, top_k, filters)
+        answer = self.answerer.answer(question, result)
+        answer.timings_ms = {**result.timings_ms, **answer.timings_ms}
+        return answer, retriever.index.version

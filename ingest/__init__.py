@@ -1,0 +1,1 @@
+"""Ingestion pipeline: load documents, chunk them, embed the chunks, publish the index."""

@@ -1,0 +1,56 @@
+"""The plain data that flows through ingestion: extracted documents, their blocks, and chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+BlockKind = Literal["heading", "paragraph", "table", "list"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A structural unit of extracted text: a heading, paragraph, table or list.
+
+    `start`/`end` are character offsets into `Document.text`, so `text[start:end]` is the block.
+    `headings` is the heading path the block sits under (outermost first); a heading block's own
+    path includes itself.
+    """
+
+    start: int
+    end: int
+    kind: BlockKind
+    page: int | None = None
+    headings: tuple[str, ...] = ()
+    level: int = 0  # heading level (1 = top) for heading blocks, else 0
+
+
+@dataclass
+class Document:
+    """A loaded file: its full extracted text and the blocks that structure it.
+
+    `source` is the path relative to the ingested root with forward slashes.
+    """
+
+    source: str
+    text: str
+    blocks: list[Block]
+    title: str | None = None
+    language: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage to retrieve and cite. `start`/`end` are offsets into the document's extracted text."""
+
+    chunk_id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    title: str | None
+    page: int | None
+    section: str | None
+    language: str
+    ordinal: int  # position of the chunk within its document

@@ -1,0 +1,70 @@
+"""Embeddings cached by (model, text hash) in SQLite, so no text is ever embedded twice."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ingest.embedder import Embedder
+
+
+def text_key(model_id: str, text: str) -> str:
+    return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
+
+
+class EmbeddingCache:
+    """A key-value store of float32 vectors. Safe to kill mid-write: SQLite commits are atomic."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for first in range(0, len(keys), 500):
+            batch = list(keys[first : first + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch)
+            for key, blob in rows:
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    texts: Sequence[str],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`, embedding only the ones not cached. Returns (vectors, newly embedded)."""
+    keys = [text_key(embedder.model_id, t) for t in texts]
+    cached = cache.get_many(list(dict.fromkeys(keys)))
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
+    if missing:
+        # Commit in slices so a killed run keeps what it already paid for.
+        for first in range(0, len(missing), 256):
+            part = missing[first : first + 256]
+            vectors = embedder.embed_documents(part, progress=progress)
+            fresh = {text_key(embedder.model_id, t): v for t, v in zip(part, vectors, strict=True)}
+            cache.put_many(fresh)
+            cached.update(fresh)
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        out[i] = cached[key]
+    return out, len(missing)

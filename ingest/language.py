@@ -1,0 +1,33 @@
+"""Offline language detection for documents, chunks and questions (lingua, data shipped in the wheel)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
+
+_THAI = re.compile(r"[\u0E00-\u0E7F]")
+_LETTER = re.compile(r"[^\W\d_]")
+DEFAULT_LANGUAGES = ("en", "fi", "pl", "th")
+
+
+@lru_cache(maxsize=4)
+def _detector(languages: tuple[str, ...]) -> LanguageDetector:
+    codes = [getattr(IsoCode639_1, code.upper()) for code in languages]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+def detect_language(text: str, languages: tuple[str, ...] = DEFAULT_LANGUAGES, default: str = "en") -> str:
+    """Most likely language of `text` among `languages` (ISO 639-1), or `default` if undecidable."""
+    sample = text[:2000]
+    letters = _LETTER.findall(sample)
+    if not letters:
+        return default
+    # Thai script is unambiguous among our languages and lingua is slower on long Thai runs.
+    if "th" in languages and sum(1 for ch in letters if _THAI.match(ch)) > len(letters) / 2:
+        return "th"
+    found = _detector(tuple(sorted(languages))).detect_language_of(sample)
+    if found is None:
+        return default
+    return str(found.iso_code_639_1.name.lower())

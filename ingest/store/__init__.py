@@ -1,0 +1,1 @@
+"""The index format: vector and keyword backends, the manifest, and atomic versioned publishing."""

@@ -1,0 +1,38 @@
+"""The small interfaces every vector and keyword backend implements (one shared test suite checks them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class VectorIndex(Protocol):
+    """Inner-product search over L2-normalised vectors keyed by int64 ids."""
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def count(self) -> int: ...
+
+    def save(self, folder: Path) -> list[Path]: ...
+
+
+class KeywordIndex(Protocol):
+    """Term-based ranking over analysed token lists keyed by int64 ids."""
+
+    def add(self, ids: np.ndarray, terms: list[list[str]]) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(self, terms: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def count(self) -> int: ...
+
+    def save(self, folder: Path) -> list[Path]: ...

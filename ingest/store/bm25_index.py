@@ -1,0 +1,98 @@
+"""BM25 keyword index (Lucene idf) stored as a sparse term-frequency matrix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+MATRIX_FILE = "keyword.npz"
+VOCAB_FILE = "keyword_vocab.json"
+
+
+class BM25Index:
+    """Incremental add/remove; scoring matrix rebuilt lazily after a change."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._vocab: dict[str, int] = {}
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, term counts)
+        self._weights: sparse.csc_matrix | None = None
+        self._row_ids = np.zeros(0, dtype=np.int64)
+
+    def add(self, ids: np.ndarray, terms: list[list[str]]) -> None:
+        for chunk_id, tokens in zip(ids, terms, strict=True):
+            term_ids = np.array([self._vocab.setdefault(t, len(self._vocab)) for t in tokens], dtype=np.int64)
+            unique, counts = np.unique(term_ids, return_counts=True)
+            self._rows[int(chunk_id)] = (unique, counts.astype(np.float32))
+        self._weights = None
+
+    def remove(self, ids: np.ndarray) -> None:
+        for chunk_id in ids:
+            self._rows.pop(int(chunk_id), None)
+        self._weights = None
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """All rows as CSR parts: (row ids, indptr, term ids, term counts)."""
+        row_ids = np.fromiter(self._rows.keys(), dtype=np.int64, count=len(self._rows))
+        entries = [self._rows[int(i)] for i in row_ids]
+        indptr = np.zeros(len(entries) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(t) for t, _ in entries])
+        cols = np.concatenate([t for t, _ in entries]) if entries else np.zeros(0, dtype=np.int64)
+        tf = np.concatenate([c for _, c in entries]) if entries else np.zeros(0, dtype=np.float32)
+        return row_ids, indptr, cols, tf
+
+    def _build(self) -> sparse.csc_matrix:
+        row_ids, indptr, cols, tf = self._stacked()
+        lengths = np.array([self._rows[int(i)][1].sum() for i in row_ids], dtype=np.float32)
+        n_docs, n_terms = len(row_ids), max(len(self._vocab), 1)
+        df = np.bincount(cols, minlength=n_terms).astype(np.float32)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        avg = float(lengths.mean()) if n_docs else 1.0
+        row_len = np.repeat(lengths, np.diff(indptr))
+        weight = idf[cols] * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * row_len / avg))
+        matrix = sparse.csr_matrix((weight, cols, indptr), shape=(n_docs, n_terms))
+        self._row_ids = row_ids
+        return matrix.tocsc()
+
+    def search(self, terms: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self._weights is None:
+            self._weights = self._build()
+        term_ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
+        if not term_ids or k <= 0 or not len(self._row_ids):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.asarray(self._weights[:, term_ids].sum(axis=1)).ravel()
+        if allowed is not None:
+            scores = np.where(np.isin(self._row_ids, allowed), scores, 0.0)
+        candidates = np.flatnonzero(scores > 0)
+        if len(candidates) > k:
+            candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+        order = candidates[np.argsort(-scores[candidates], kind="stable")]
+        return self._row_ids[order], scores[order].astype(np.float32)
+
+    def save(self, folder: Path) -> list[Path]:
+        row_ids, indptr, cols, tf = self._stacked()
+        matrix_path, vocab_path = folder / MATRIX_FILE, folder / VOCAB_FILE
+        with matrix_path.open("wb") as handle:
+            np.savez(handle, row_ids=row_ids, indptr=indptr, cols=cols, tf=tf, params=np.array([self.k1, self.b]))
+        terms = sorted(self._vocab, key=self._vocab.__getitem__)
+        vocab_path.write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        return [matrix_path, vocab_path]
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        with np.load(folder / MATRIX_FILE) as data:
+            k1, b = (float(x) for x in data["params"])
+            index = cls(k1, b)
+            indptr, cols, tf = data["indptr"], data["cols"], data["tf"]
+            for row, chunk_id in enumerate(data["row_ids"]):
+                lo, hi = indptr[row], indptr[row + 1]
+                index._rows[int(chunk_id)] = (cols[lo:hi], tf[lo:hi])
+        terms = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
+        index._vocab = {t: i for i, t in enumerate(terms)}
+        return index

@@ -1,0 +1,205 @@
+"""Versioned index folders, atomic publishing via a CURRENT pointer, and verified loading.
+
+Layout of an index directory:
+    CURRENT                 name of the live version (replaced atomically with os.replace)
+    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss, keyword.npz, keyword_vocab.json
+    versions/.tmp-*         a version being written; never read, removed by the next ingest
+    .lock                   held by the one ingest allowed at a time
+This module is the only code that opens these files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ingest.documents import Chunk
+from ingest.store.bm25_index import BM25Index
+from ingest.store.faiss_index import FaissVectorIndex
+from ingest.store.manifest import FILE as MANIFEST_FILE
+from ingest.store.manifest import FORMAT_VERSION, Manifest
+
+CHUNKS_FILE = "chunks.jsonl"
+TMP_PREFIX = ".tmp-"
+
+
+class IndexError_(Exception):
+    """Base for index problems a user must act on."""
+
+
+class IndexNotFound(IndexError_):
+    pass
+
+
+class IndexCorrupt(IndexError_):
+    pass
+
+
+class IndexFormatMismatch(IndexError_):
+    pass
+
+
+def chunk_int_id(chunk_id: str) -> int:
+    """FAISS and the keyword index key chunks by a positive int64 derived from the chunk id."""
+    return int(chunk_id[:15], 16)
+
+
+def new_version_name() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class LoadedIndex:
+    """One version in memory: everything the query side needs, read-only."""
+
+    manifest: Manifest
+    chunks: dict[int, Chunk]
+    vectors: FaissVectorIndex
+    keywords: BM25Index
+
+    @property
+    def version(self) -> str:
+        return self.manifest.index_version
+
+
+class IndexStore:
+    """Reads and writes the versioned index under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.versions = self.root / "versions"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer at a time; raises BlockingIOError-derived IndexError_ if another ingest runs."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexError_(f"another ingest is writing {self.root}; try again when it ends") from exc
+            yield
+
+    def current_version(self) -> str | None:
+        try:
+            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def current_manifest(self) -> Manifest | None:
+        version = self.current_version()
+        return Manifest.read(self.versions / version) if version else None
+
+    def write_version(
+        self,
+        manifest: Manifest,
+        chunks: list[Chunk],
+        vectors: FaissVectorIndex,
+        keywords: BM25Index,
+    ) -> Path:
+        """Write a complete version beside the live one; it becomes visible only via publish()."""
+        self.versions.mkdir(parents=True, exist_ok=True)
+        tmp = self.versions / f"{TMP_PREFIX}{manifest.index_version}"
+        tmp.mkdir()
+        chunk_path = tmp / CHUNKS_FILE
+        with chunk_path.open("w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp)]
+        manifest.checksums = {p.name: _sha256(p) for p in files}
+        manifest.chunk_count = len(chunks)
+        (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+        for path in [*files, tmp / MANIFEST_FILE]:
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        final = self.versions / manifest.index_version
+        tmp.rename(final)
+        _fsync_dir(self.versions)
+        return final
+
+    def publish(self, version: str) -> None:
+        """Switch CURRENT to `version` in one atomic rename."""
+        pointer = self.root / f"CURRENT.{secrets.token_hex(4)}"
+        pointer.write_text(version + "\n", encoding="utf-8")
+        with pointer.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer, self.root / "CURRENT")
+        _fsync_dir(self.root)
+
+    def load(self, version: str | None = None, verify: bool = True) -> LoadedIndex:
+        """Load a version (default: the live one), refusing files whose checksum does not match."""
+        version = version or self.current_version()
+        if version is None:
+            raise IndexNotFound(f"no index at {self.root}; run `assistant ingest FOLDER` first")
+        folder = self.versions / version
+        try:
+            manifest = Manifest.read(folder)
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorrupt(f"manifest of index version {version} is unreadable: {exc}") from exc
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexFormatMismatch(f"index format {manifest.format_version} is not {FORMAT_VERSION}; re-run ingest")
+        if verify:
+            for name, expected in manifest.checksums.items():
+                path = folder / name
+                if not path.exists() or _sha256(path) != expected:
+                    raise IndexCorrupt(
+                        f"index file {name} of version {version} is missing or corrupted "
+                        "(checksum mismatch); re-run ingest to rebuild it"
+                    )
+        chunks: dict[int, Chunk] = {}
+        with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
+            for line in handle:
+                chunk = Chunk(**json.loads(line))
+                chunks[chunk_int_id(chunk.chunk_id)] = chunk
+        return LoadedIndex(manifest, chunks, FaissVectorIndex.load(folder), BM25Index.load(folder))
+
+    def collect_garbage(self, keep: int) -> None:
+        """Delete all but the newest `keep` versions (never the live one) and abandoned temp folders."""
+        if not self.versions.exists():
+            return
+        live = self.current_version()
+        finished = sorted(p for p in self.versions.iterdir() if not p.name.startswith(TMP_PREFIX))
+        for path in finished[:-keep]:
+            if path.name != live:
+                shutil.rmtree(path, ignore_errors=True)
+        # Called under the writer lock, so any temp folder left is from a killed ingest.
+        for path in self.versions.glob(f"{TMP_PREFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def size_on_disk(self) -> int:
+        version = self.current_version()
+        if version is None:
+            return 0
+        return sum(p.stat().st_size for p in (self.versions / version).iterdir())
+
+
+def ids_of(chunks: list[Chunk]) -> np.ndarray:
+    return np.array([chunk_int_id(c.chunk_id) for c in chunks], dtype=np.int64)

@@ -1,0 +1,60 @@
+"""The manifest: what an index version holds, what built it, and checksums of its files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+FILE = "manifest.json"
+
+
+@dataclass
+class DocumentRecord:
+    """One indexed file. `sha256` is of the file's bytes; `chunks` is how many passages it gave."""
+
+    sha256: str
+    chunks: int
+    title: str | None
+    language: str
+    bytes: int
+    indexed_at: str
+    tags: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FailureRecord:
+    source: str
+    reason: str
+    message: str
+
+
+@dataclass
+class Manifest:
+    index_version: str
+    model: str
+    dimensions: int
+    created_at: str
+    root: str
+    format_version: int = FORMAT_VERSION
+    documents: dict[str, DocumentRecord] = field(default_factory=dict)
+    failures: list[FailureRecord] = field(default_factory=list)
+    checksums: dict[str, str] = field(default_factory=dict)
+    chunk_count: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        data = dict(data)
+        data["documents"] = {k: DocumentRecord(**v) for k, v in data.get("documents", {}).items()}
+        data["failures"] = [FailureRecord(**f) for f in data.get("failures", [])]
+        return cls(**data)
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        return cls.from_dict(json.loads((folder / FILE).read_text(encoding="utf-8")))

@@ -1,0 +1,97 @@
+"""Every HTTP route and error case, over the tiny corpus with the fake embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+ITEM_KEYS = {"n", "source", "title", "page", "section", "language", "text", "highlight", "score", "url"}
+
+
+def test_ask_returns_a_cited_answer_built_from_document_sentences(client) -> None:
+    response = client.post("/v1/ask", json={"question": "How many days do I have to return an item?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"answer", "found", "language", "citations", "related", "index_version", "timings_ms"}
+    assert body["found"] is True and body["language"] == "en"
+    first = body["citations"][0]
+    assert set(first) == ITEM_KEYS
+    assert first["source"] == "returns.md" and first["n"] == 1
+    start, end = first["highlight"]
+    assert "30 days" in first["text"][start:end]
+    # Every answer sentence is a document sentence followed by its citation marker.
+    assert "within 30 days of delivery for a full refund. [1]" in body["answer"]
+    assert body["answer"].replace(" [1]", "") in first["text"]
+    assert {"embedding", "dense_search", "keyword_search", "fusion", "answer"} <= set(body["timings_ms"])
+
+
+def test_search_returns_ranked_hits(client) -> None:
+    body = client.post("/v1/search", json={"query": "BLIK płatności", "top_k": 3}).json()
+    assert body["hits"][0]["source"] == "platnosci.md"
+    assert len(body["hits"]) <= 3
+    assert [h["n"] for h in body["hits"]] == list(range(1, len(body["hits"]) + 1))
+
+
+def test_filters_restrict_hits(client) -> None:
+    body = client.post("/v1/search", json={"query": "days", "filters": {"languages": ["fi"]}}).json()
+    assert body["hits"] and {h["language"] for h in body["hits"]} == {"fi"}
+    body = client.post("/v1/search", json={"query": "days", "filters": {"source_prefix": "plat"}}).json()
+    assert {h["source"] for h in body["hits"]} == {"platnosci.md"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"question": ""}, "empty_question"),
+        ({"question": "   "}, "empty_question"),
+        ({"question": "x" * 501}, "question_too_long"),
+        ({"question": "ok", "top_k": 0}, "top_k_out_of_range"),
+        ({"question": "ok", "top_k": 21}, "top_k_out_of_range"),
+        ({"question": "ok", "top_k": "many"}, "invalid_request"),
+        ({"question": "ok", "unknown": 1}, "invalid_request"),
+        ({}, "invalid_request"),
+    ],
+)
+def test_bad_requests_get_422_in_the_common_shape(client, payload, code) -> None:
+    response = client.post("/v1/ask", json=payload)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == code and error["status"] == 422 and error["message"]
+
+
+def test_malformed_json_is_a_4xx_not_a_500(client) -> None:
+    response = client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_unknown_route_uses_the_common_error_shape(client) -> None:
+    response = client.get("/v1/nope")
+    assert response.status_code == 404 and response.json()["error"]["status"] == 404
+
+
+def test_documents_open_at_the_cited_place(client) -> None:
+    citation = client.post("/v1/ask", json={"question": "return item 30 days"}).json()["citations"][0]
+    assert citation["url"].startswith("/v1/view/returns.md#chunk-")
+    page = client.get(citation["url"].split("#")[0])
+    assert page.status_code == 200 and citation["url"].split("#")[1] in page.text
+    original = client.get("/v1/documents/returns.md")
+    assert original.status_code == 200 and original.text.startswith("# Returns policy")
+
+
+@pytest.mark.parametrize("source", ["nope.md", "../etc/passwd", "%2e%2e/%2e%2e/etc/passwd"])
+def test_only_indexed_documents_are_served(client, source) -> None:
+    assert client.get(f"/v1/documents/{source}").status_code == 404
+
+
+def test_health_readiness_and_metrics(client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["chunks"] > 0
+    client.post("/v1/ask", json={"question": "refund"})
+    metrics = client.get("/metrics").text
+    assert 'assistant_requests_total{route="/v1/ask",status="200"}' in metrics
+
+
+def test_openapi_docs_are_served(client) -> None:
+    assert client.get("/docs").status_code == 200
+    assert "/v1/ask" in client.get("/openapi.json").json()["paths"]

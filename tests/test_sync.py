@@ -1,0 +1,170 @@
+"""Ingest keeps the index in step with the folder: add, change, delete, unchanged, bad files, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.embedding_cache import EmbeddingCache
+from ingest.store.layout import IndexCorrupt, IndexStore
+from ingest.sync import sync_folder
+from tests.conftest import CORPUS
+from tests.fakes import FakeEmbedder
+
+
+def ingest(root: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache):
+    return sync_folder(root, store, embedder, embedder.model_id, cache)
+
+
+def test_first_ingest_adds_every_file(corpus, store, embedder, cache) -> None:
+    report = ingest(corpus, store, embedder, cache)
+    assert sorted(report.added) == sorted(CORPUS)
+    assert report.failed == [] and report.complete
+    index = store.load()
+    assert index.version == report.index_version
+    assert {c.source for c in index.chunks.values()} == set(CORPUS)
+    assert report.chunks == len(index.chunks) == index.vectors.count() == index.keywords.count()
+    assert {index.manifest.documents[s].language for s in CORPUS} == {"en", "fi", "pl", "th"}
+
+
+def test_unchanged_folder_embeds_nothing_and_keeps_the_version(corpus, store, embedder, cache) -> None:
+    first = ingest(corpus, store, embedder, cache)
+    embedder.embedded.clear()
+    again = ingest(corpus, store, embedder, cache)
+    assert sorted(again.unchanged) == sorted(CORPUS)
+    assert again.added == again.updated == again.removed == []
+    assert again.embedded == 0 and embedder.embedded == []
+    assert again.index_version == first.index_version
+
+
+def test_changed_file_is_rechunked_and_only_new_text_is_embedded(corpus, store, embedder, cache) -> None:
+    ingest(corpus, store, embedder, cache)
+    embedder.embedded.clear()
+    path = corpus / "returns.md"
+    path.write_text(path.read_text() + "\n\n## Exchanges\n\nExchanges are free within 14 days.")
+    report = ingest(corpus, store, embedder, cache)
+    assert report.updated == ["returns.md"]
+    assert report.embedded == 1 and "Exchanges are free within 14 days." in embedder.embedded[0]
+    texts = [c.text for c in store.load().chunks.values()]
+    assert "Exchanges are free within 14 days." in texts
+
+
+def test_deleted_file_disappears_from_every_index(corpus, store, embedder, cache) -> None:
+    ingest(corpus, store, embedder, cache)
+    (corpus / "toimitus.md").unlink()
+    report = ingest(corpus, store, embedder, cache)
+    assert report.removed == ["toimitus.md"]
+    index = store.load()
+    assert "toimitus.md" not in index.manifest.documents
+    assert all(c.source != "toimitus.md" for c in index.chunks.values())
+    assert index.vectors.count() == index.keywords.count() == len(index.chunks)
+
+
+def test_bad_files_are_reported_and_the_rest_is_indexed(corpus, store, embedder, cache) -> None:
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj garbage")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "image.png").write_bytes(b"\x89PNG\r\n")
+    report = ingest(corpus, store, embedder, cache)
+    failed = {f.source: f.reason for f in report.failed}
+    assert failed == {"broken.pdf": "corrupt", "empty.txt": "empty", "image.png": "unsupported_format"}
+    assert sorted(report.added) == sorted(CORPUS)
+    assert not report.complete
+    assert [f.source for f in store.load().manifest.failures] == sorted(failed)
+
+
+def test_file_that_turns_unreadable_keeps_its_last_good_version(corpus, store, embedder, cache) -> None:
+    ingest(corpus, store, embedder, cache)
+    (corpus / "returns.md").write_bytes(b"\xff\xfe\x00\x00" * 100 + b"\x00\x01\x02" * 50)
+    report = ingest(corpus, store, embedder, cache)
+    assert [f.source for f in report.failed] == ["returns.md"]
+    assert any(c.source == "returns.md" for c in store.load().chunks.values())
+
+
+def test_sidecar_metadata_sets_tags_and_changes_trigger_update(corpus, store, embedder, cache) -> None:
+    (corpus / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy"], "groups": ["agents"]}))
+    ingest(corpus, store, embedder, cache)
+    record = store.load().manifest.documents["returns.md"]
+    assert (record.tags, record.groups) == (["policy"], ["agents"])
+    (corpus / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy", "eu"]}))
+    assert ingest(corpus, store, embedder, cache).updated == ["returns.md"]
+
+
+def test_other_model_rebuilds_everything(corpus, store, embedder, cache) -> None:
+    ingest(corpus, store, embedder, cache)
+    other = FakeEmbedder(dim=16, model_id="other-model")
+    report = sync_folder(corpus, store, other, other.model_id, cache)
+    assert sorted(report.added) == sorted(CORPUS)
+    assert store.load().manifest.model == "other-model"
+
+
+def test_corrupted_index_file_is_refused(corpus, store, embedder, cache) -> None:
+    ingest(corpus, store, embedder, cache)
+    version = store.current_version()
+    vectors = store.versions / str(version) / "vectors.faiss"
+    data = bytearray(vectors.read_bytes())
+    data[-5] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="vectors.faiss"):
+        store.load()
+
+
+def test_old_versions_are_collected(corpus, store, embedder, cache) -> None:
+    for n in range(5):
+        (corpus / "extra.md").write_text(f"# Extra\n\nVersion {n} of the extra page.")
+        ingest(corpus, store, embedder, cache)
+    names = [p.name for p in store.versions.iterdir()]
+    assert len(names) == 3 and store.current_version() in names
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+    from tests.fakes import FakeEmbedder
+    emb = FakeEmbedder()
+    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2])), emb, emb.model_id,
+                EmbeddingCache(Path(sys.argv[3])))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_during_ingest_leaves_previous_version_loadable(corpus, store, embedder, cache, tmp_path) -> None:
+    ingest(corpus, store, embedder, cache)
+    before = store.load()
+    baseline = {c.chunk_id for c in before.chunks.values()}
+    # A big change so the ingest is busy long enough to be killed at various points.
+    for n in range(40):
+        (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} about delivery. " * 30)
+    rng = random.Random(1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    outcomes = []
+    for _ in range(20):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(store.root), str(tmp_path / "kc.sqlite")],
+            env=env,
+        )
+        time.sleep(rng.uniform(0.2, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        loaded = store.load()  # never raises: CURRENT always names a complete version
+        ids = {c.chunk_id for c in loaded.chunks.values()}
+        outcomes.append(loaded.version != before.version)
+        assert ids == baseline or {c.source for c in loaded.chunks.values()} >= {f"page{n}.md" for n in range(40)}
+        assert loaded.vectors.count() == loaded.keywords.count() == len(loaded.chunks)
+    # After the kills a normal ingest still completes and cleans up temp folders.
+    report = ingest(corpus, store, embedder, cache)
+    assert report.complete
+    assert not list(store.versions.glob(".tmp-*"))
