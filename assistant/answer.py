@@ -65,6 +65,13 @@ def _sentence_scores(question: str, hit_index: int, hit: Hit) -> list[_Sentence]
     return out
 
 
+def best_sentence_span(text: str, hit: Hit) -> tuple[int, int] | None:
+    """The sentence of a passage that shares most words with `text` (for highlighting)."""
+    scored = _sentence_scores(text, 0, hit)
+    best = max(scored, key=lambda s: s.score, default=None)
+    return (best.start, best.end) if best is not None and best.score > 0 else None
+
+
 class ExtractiveAnswerer:
     """Builds answers only from the documents' own sentences; abstains when evidence is weak.
 

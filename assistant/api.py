@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import html
+import json
 import logging
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.answer import Citation
+from assistant.answer import Answer, Citation
+from assistant.documents_api import documents_router
+from assistant.errors import ApiError, error_response
 from assistant.retriever import Filters, Hit
 from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
 from assistant.service import KnowledgeService
@@ -22,19 +24,6 @@ from assistant.settings import Settings
 from ingest.store.layout import IndexError_
 
 log = logging.getLogger(__name__)
-
-
-class ApiError(Exception):
-    """An error the client caused or must know about; rendered in the common error shape."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    body = ErrorOut.model_validate({"error": {"status": status, "code": code, "message": message}})
-    return JSONResponse(body.model_dump(), status_code=status)
 
 
 def document_url(hit: Hit) -> str:
@@ -86,11 +75,7 @@ def _validate_top_k(top_k: int, settings: Settings) -> int:
     return top_k
 
 
-def run_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> AskOut:
-    """The /v1/ask response; the CLI prints the same body with `--json`."""
-    question = _validate_text(body.question, "question", settings)
-    top_k = _validate_top_k(body.top_k, settings)
-    answer, version = service.ask(question, top_k, to_filters(body.filters))
+def answer_out(answer: Answer, version: str) -> AskOut:
     return AskOut(
         answer=answer.text,
         found=answer.found,
@@ -100,6 +85,32 @@ def run_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> AskOu
         index_version=version,
         timings_ms=answer.timings_ms,
     )
+
+
+def run_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> AskOut:
+    """The /v1/ask response; the CLI prints the same body with `--json`."""
+    question = _validate_text(body.question, "question", settings)
+    top_k = _validate_top_k(body.top_k, settings)
+    answer, version = service.ask(question, top_k, to_filters(body.filters))
+    return answer_out(answer, version)
+
+
+def stream_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> Iterator[str]:
+    """Server-sent events: `draft` events with text as the model writes, then one `answer` event
+    holding the checked /v1/ask body, which replaces the draft."""
+    question = _validate_text(body.question, "question", settings)
+    top_k = _validate_top_k(body.top_k, settings)
+    pieces, result, version = service.ask_stream(question, top_k, to_filters(body.filters))
+
+    def events() -> Iterator[str]:
+        for piece in pieces:
+            if isinstance(piece, Answer):
+                piece.timings_ms = {**result.timings_ms, **piece.timings_ms}
+                yield f"event: answer\ndata: {answer_out(piece, version).model_dump_json()}\n\n"
+            else:
+                yield f"event: draft\ndata: {json.dumps({'text': piece}, ensure_ascii=False)}\n\n"
+
+    return events()
 
 
 def run_search(service: KnowledgeService, settings: Settings, body: SearchIn) -> SearchOut:
@@ -190,48 +201,14 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         answers.labels(str(response.found).lower()).inc()
         return response
 
+    @app.post("/v1/ask/stream", summary="Ask, streaming the answer as server-sent events")
+    def ask_stream(body: AskIn) -> StreamingResponse:
+        return StreamingResponse(stream_ask(service, settings, body), media_type="text/event-stream")
+
     @app.post("/v1/search", response_model=SearchOut, responses={422: {"model": ErrorOut}})
     def search(body: SearchIn) -> SearchOut:
         return run_search(service, settings, body)
 
-    def _document_path(source: str) -> tuple[Path, list[Hit]]:
-        retriever = service.retriever()
-        manifest = retriever.index.manifest
-        if source not in manifest.documents:
-            raise ApiError(404, "document_not_found", f"No indexed document is called {source}.")
-        chunks = sorted((c for c in retriever.index.chunks.values() if c.source == source), key=lambda c: c.ordinal)
-        return Path(manifest.root) / source, [Hit(c, 0.0) for c in chunks]
-
-    @app.get("/v1/documents/{source:path}", summary="The original document file")
-    def document(source: str) -> FileResponse:
-        path, _ = _document_path(source)
-        if not path.is_file():
-            raise ApiError(404, "document_missing", f"{source} is indexed but no longer on disk.")
-        return FileResponse(path, filename=Path(source).name, content_disposition_type="inline")
-
-    @app.get(
-        "/v1/view/{source:path}",
-        response_class=HTMLResponse,
-        summary="The document's passages, each addressable as #chunk-<id>",
-    )
-    def view(source: str) -> HTMLResponse:
-        _, hits = _document_path(source)
-        title = html.escape(hits[0].chunk.title or source) if hits else html.escape(source)
-        rows, section = [], None
-        for hit in hits:
-            chunk = hit.chunk
-            if chunk.section != section and chunk.section:
-                rows.append(f"<h2>{html.escape(chunk.section)}</h2>")
-            section = chunk.section
-            rows.append(f'<p id="chunk-{chunk.chunk_id}">{html.escape(chunk.text)}</p>')
-        raw = f"/v1/documents/{quote(source)}"
-        page = (
-            "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-            f"<title>{title}</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46em;"
-            "margin:1em auto;padding:0 1em}p{white-space:pre-wrap}:target{background:#fff3b0;"
-            "outline:2px solid #e0b000}</style>"
-            f"<h1>{title}</h1><p><a href='{raw}'>Open the original file</a></p>" + "".join(rows)
-        )
-        return HTMLResponse(page)
+    app.include_router(documents_router(service))
 
     return app

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from assistant.llm_answer import build_chat_model
+from assistant.feedback import FeedbackLog
 from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import BUNDLED_MODEL, Settings
 from ingest.embedder import LazyEmbedder, SentenceTransformerEmbedder, model_id_for
 from ingest.embedding_cache import EmbeddingCache
 from ingest.model_fetch import ensure_model
 from ingest.store.layout import IndexStore
+from ingest.sync import SyncOptions
 
 
 def model_id(settings: Settings) -> str:
@@ -42,11 +45,38 @@ def build_cache(settings: Settings) -> EmbeddingCache:
     return EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
 
 
+def build_sync_options(settings: Settings) -> SyncOptions:
+    return SyncOptions(
+        max_file_bytes=settings.max_file_bytes,
+        parse_timeout_s=settings.parse_timeout_s,
+        chunk_max_tokens=settings.chunk_max_tokens,
+        chunk_min_tokens=settings.chunk_min_tokens,
+        languages=tuple(settings.languages),
+        keep_versions=settings.keep_versions,
+    )
+
+
+def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
+    """The feedback database: `feedback_db`, or feedback.sqlite beside the served index folder."""
+    return FeedbackLog(settings.feedback_db or Path(index_dir).parent / "feedback.sqlite")
+
+
 def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
     return IndexStore(index_dir or settings.index_dir)
 
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
-    config = ServiceConfig(settings.min_dense_score, tuple(settings.languages))
-    return KnowledgeService(build_store(settings, index_dir), build_embedder(settings), model_id(settings), config)
+    config = ServiceConfig(
+        settings.min_dense_score,
+        tuple(settings.languages),
+        llm_timeout_s=settings.llm_timeout_s,
+        llm_min_support=settings.llm_min_support,
+    )
+    return KnowledgeService(
+        build_store(settings, index_dir),
+        build_embedder(settings),
+        model_id(settings),
+        config,
+        build_chat_model(settings),
+    )

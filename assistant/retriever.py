@@ -53,6 +53,11 @@ class SearchResult:
     language: str
     query_vector: np.ndarray | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    index: LoadedIndex | None = None  # the version the hits came from (for passage vectors)
+
+    def passage_vector(self, hit: Hit) -> np.ndarray:
+        assert self.index is not None
+        return self.index.vectors.vectors(np.array([hit.chunk_int]))[0]
 
 
 class QueryEmbeddingCache:
@@ -160,7 +165,7 @@ class Retriever:
         hits = self._collapse_near_duplicates(hits, top_k)
         timings["fusion"] = _ms(t)
         timings["total"] = _ms(started)
-        return SearchResult(hits, language, vector, timings)
+        return SearchResult(hits, language, vector, timings, self.index)
 
     def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
         kept: list[Hit] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class FiltersIn(BaseModel):
@@ -66,3 +68,92 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+# Feedback: generous limits that still keep one request small; the comment is the agent's own words.
+FeedbackText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)] = Field(
+        ..., description="The question the agent asked."
+    )
+    answer: FeedbackText = Field(..., description="The answer the agent rated, as shown.")
+    found: bool = Field(..., description="Whether the answer came from the knowledge base.")
+    index_version: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        ..., description="The index version that answered (from the /v1/ask response)."
+    )
+    rating: Literal["up", "down"] = Field(..., description="Thumbs up or down.")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = Field(
+        None, description="Optional words from the agent: what was wrong or missing (at most 1000 characters)."
+    )
+    sources: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
+        default_factory=list, max_length=50, description="Sources cited by the rated answer."
+    )
+
+
+class FeedbackOut(BaseModel):
+    id: int
+
+
+class GapOut(BaseModel):
+    question: str = Field(..., description="The latest wording of the question.")
+    count: int = Field(..., description="Times it found nothing plus times its answer got a thumbs down.")
+    not_found: int
+    thumbs_down: int
+    last_seen: str
+    comments: list[str]
+
+
+class GapsOut(BaseModel):
+    gaps: list[GapOut]
+
+
+class DocumentOut(BaseModel):
+    source: str
+    title: str | None
+    language: str
+    chunks: int
+    bytes: int
+    indexed_at: str
+    tags: list[str]
+
+
+class DocumentsOut(BaseModel):
+    index_version: str | None
+    documents: list[DocumentOut]
+
+
+class FailureOut(BaseModel):
+    source: str
+    reason: str
+    message: str
+
+
+class FailuresOut(BaseModel):
+    index_version: str | None
+    failures: list[FailureOut]
+
+
+class UploadedOut(BaseModel):
+    source: str
+    bytes: int
+    replaced: bool = Field(..., description="A file of that name was already in the folder and was overwritten.")
+
+
+class UploadOut(BaseModel):
+    saved: list[UploadedOut]
+
+
+class StageOut(BaseModel):
+    done: int
+    total: int
+
+
+class IngestStatusOut(BaseModel):
+    state: Literal["idle", "running", "done", "failed"]
+    stages: dict[str, StageOut]
+    report: dict[str, Any] | None = Field(None, description="What the last re-index did (SyncReport).")
+    error: str | None = None

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from langchain_core.language_models.chat_models import BaseChatModel
+
 from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.llm_answer import LLMAnswerer
 from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Retriever, SearchResult
 from ingest.embedder import Embedder
 from ingest.store.layout import IndexStore
@@ -19,6 +23,8 @@ class ServiceConfig:
     min_dense_score: float
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     candidates: int = 50
+    llm_timeout_s: float = 20.0
+    llm_min_support: float = 0.5
 
 
 class KnowledgeService:
@@ -28,12 +34,28 @@ class KnowledgeService:
     is swapped in one assignment once the new version is fully loaded and verified.
     """
 
-    def __init__(self, store: IndexStore, embedder: Embedder, model_id: str, config: ServiceConfig) -> None:
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        model_id: str,
+        config: ServiceConfig,
+        chat_model: BaseChatModel | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.model_id = model_id
         self.config = config
-        self.answerer = ExtractiveAnswerer(config.min_dense_score)
+        self.extractive = ExtractiveAnswerer(config.min_dense_score)
+        self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
+        if chat_model is not None:
+            self.answerer = LLMAnswerer(
+                chat_model,
+                self.extractive,
+                embedder,
+                timeout_s=config.llm_timeout_s,
+                min_support=config.llm_min_support,
+            )
         self._query_cache = QueryEmbeddingCache(embedder)
         self._retriever: Retriever | None = None
         self._loading: str | None = None
@@ -105,3 +127,13 @@ class KnowledgeService:
         answer = self.answerer.answer(question, result)
         answer.timings_ms = {**result.timings_ms, **answer.timings_ms}
         return answer, retriever.index.version
+
+    def ask_stream(
+        self, question: str, top_k: int, filters: Filters | None = None
+    ) -> tuple[Iterator[str | Answer], SearchResult, str]:
+        """Draft text pieces then the final Answer; extractive answers arrive as one final item."""
+        retriever = self.retriever()
+        result = retriever.search(question, top_k, filters)
+        if isinstance(self.answerer, LLMAnswerer):
+            return self.answerer.stream(question, result), result, retriever.index.version
+        return iter([self.answerer.answer(question, result)]), result, retriever.index.version

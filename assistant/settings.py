@@ -63,7 +63,30 @@ class Settings(BaseSettings):
     max_top_k: int = Field(50, description="Largest top_k a request may ask for.", ge=1)
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(8000, description="Port `assistant serve` listens on.")
+    llm_provider: Literal["none", "openai", "ollama"] = Field(
+        "none",
+        description=(
+            "Optional LLM answerer: 'openai' (any OpenAI-compatible server at llm_base_url) or "
+            "'ollama'. 'none' keeps the extractive answerer, which needs no model server."
+        ),
+    )
+    llm_base_url: str = Field("", description="Base URL of the chat model server (empty: provider default).")
+    llm_model: str = Field("", description="Chat model name on that server.")
+    llm_api_key: str = Field("", description="API key for the chat model server, if it needs one.")
+    llm_timeout_s: float = Field(
+        20.0, description="Seconds to wait for the LLM before answering extractively instead.", gt=0
+    )
+    llm_min_support: float = Field(
+        0.5, description="Cosine similarity a generated sentence needs with its cited passage to be kept."
+    )
     keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
+    feedback_db: Path | None = Field(
+        None,
+        description=(
+            "SQLite file for agents' feedback and the question log (content gaps); "
+            "unset means feedback.sqlite beside the served index folder."
+        ),
+    )
 
     @property
     def model_path_or_name(self) -> str:

@@ -1,0 +1,20 @@
+"""One error shape for every API response: {"error": {"status", "code", "message"}}."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+from assistant.schemas import ErrorOut
+
+
+class ApiError(Exception):
+    """An error the client caused or must know about; rendered in the common error shape."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    body = ErrorOut.model_validate({"error": {"status": status, "code": code, "message": message}})
+    return JSONResponse(body.model_dump(), status_code=status)

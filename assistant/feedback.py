@@ -1,0 +1,167 @@
+"""Agents' ratings and the question log in SQLite, and the content gaps they reveal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+Rating = Literal["up", "down"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    asked_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    normalised TEXT NOT NULL,
+    language TEXT NOT NULL,
+    found INTEGER NOT NULL,
+    index_version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    normalised TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    found INTEGER NOT NULL,
+    index_version TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    comment TEXT,
+    sources TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS questions_not_found ON questions (found, normalised);
+CREATE INDEX IF NOT EXISTS feedback_rating ON feedback (rating, normalised);
+"""
+
+# Both kinds of miss, one row per event, so a question counts once per time it failed an agent.
+_GAPS = """
+SELECT normalised, COUNT(*) AS total, SUM(kind = 'not_found'), SUM(kind = 'down'), MAX(at)
+FROM (
+    SELECT normalised, 'not_found' AS kind, asked_at AS at FROM questions WHERE found = 0
+    UNION ALL
+    SELECT normalised, 'down', created_at FROM feedback WHERE rating = 'down'
+)
+GROUP BY normalised
+ORDER BY total DESC, MAX(at) DESC
+LIMIT ?
+"""
+
+
+@dataclass
+class Feedback:
+    question: str
+    answer: str
+    found: bool
+    index_version: str
+    rating: Rating
+    comment: str | None = None
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Gap:
+    """Questions the knowledge base failed, grouped by their normalised text."""
+
+    question: str
+    count: int
+    not_found: int
+    thumbs_down: int
+    last_seen: str
+    comments: list[str]
+
+
+def normalise_question(text: str) -> str:
+    """Case, width, punctuation and spacing do not make two questions different."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(" " if unicodedata.category(ch).startswith(("P", "S")) else ch for ch in text)
+    return " ".join(kept.split())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class FeedbackLog:
+    """One SQLite connection shared by the server's threads, serialised by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def record_feedback(self, feedback: Feedback) -> int:
+        row = (
+            _now(),
+            feedback.question,
+            normalise_question(feedback.question),
+            feedback.answer,
+            int(feedback.found),
+            feedback.index_version,
+            feedback.rating,
+            feedback.comment or None,
+            json.dumps(feedback.sources, ensure_ascii=False),
+        )
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO feedback (created_at, question, normalised, answer, found, index_version,"
+                " rating, comment, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        return int(cursor.lastrowid or 0)
+
+    def record_question(self, question: str, language: str, found: bool, index_version: str) -> int | None:
+        """Log one asked question; a logging failure is reported, never allowed to fail the answer."""
+        question = question.strip()
+        row = (_now(), question, normalise_question(question), language, int(found), index_version)
+        try:
+            with self._lock, self._db:
+                cursor = self._db.execute(
+                    "INSERT INTO questions (asked_at, question, normalised, language, found, index_version)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+        except sqlite3.Error as exc:
+            log.warning("could not log a question to %s: %s", self.path, exc)
+            return None
+        return int(cursor.lastrowid or 0)
+
+    def content_gaps(self, limit: int = 50) -> list[Gap]:
+        """Questions that found nothing or got a thumbs down, most frequent first."""
+        with self._lock:
+            rows = self._db.execute(_GAPS, (limit,)).fetchall()
+            gaps = []
+            for normalised, total, not_found, down, last_seen in rows:
+                gaps.append(Gap(self._latest_wording(normalised), total, not_found, down, last_seen, []))
+                gaps[-1].comments = [
+                    c
+                    for (c,) in self._db.execute(
+                        "SELECT comment FROM feedback WHERE normalised = ? AND rating = 'down' AND comment IS NOT NULL"
+                        " ORDER BY created_at DESC LIMIT 10",
+                        (normalised,),
+                    )
+                ]
+        return gaps
+
+    def _latest_wording(self, normalised: str) -> str:
+        row = self._db.execute(
+            "SELECT question, at FROM (SELECT question, asked_at AS at FROM questions WHERE normalised = ?"
+            " UNION ALL SELECT question, created_at FROM feedback WHERE normalised = ?) ORDER BY at DESC LIMIT 1",
+            (normalised, normalised),
+        ).fetchone()
+        return str(row[0]) if row else normalised
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
