@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.llm_answer import build_chat_model
 from assistant.feedback import FeedbackLog
+from assistant.llm_answer import build_chat_model
+from assistant.reranker import CrossEncoderReranker
 from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import BUNDLED_MODEL, Settings
 from ingest.embedder import LazyEmbedder, SentenceTransformerEmbedder, model_id_for
@@ -79,4 +80,11 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         model_id(settings),
         config,
         build_chat_model(settings),
+        build_reranker(settings),
     )
+
+
+def build_reranker(settings: Settings) -> CrossEncoderReranker | None:
+    if not settings.reranker_model:
+        return None
+    return CrossEncoderReranker(settings.reranker_model, settings.reranker_candidates)

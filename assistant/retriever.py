@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -19,6 +19,10 @@ Mode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
 # Passages whose vectors are this close are the same text in another file: show only one.
 NEAR_DUPLICATE_COSINE = 0.97
+
+
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]: ...
 
 
 class ModelMismatch(Exception):
@@ -90,6 +94,7 @@ class Retriever:
         languages: tuple[str, ...] = ("en", "fi", "pl", "th"),
         candidates: int = 50,
         query_cache: QueryEmbeddingCache | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         if index.manifest.model != model_id:
             raise ModelMismatch(
@@ -101,6 +106,7 @@ class Retriever:
         self.languages = languages
         self.candidates = candidates
         self.embed_query = query_cache or QueryEmbeddingCache(embedder)
+        self.reranker = reranker
         self._ids = np.fromiter(index.chunks.keys(), dtype=np.int64, count=len(index.chunks))
         chunks = list(index.chunks.values())
         self._sources = np.array([c.source for c in chunks], dtype=object)
@@ -162,6 +168,12 @@ class Retriever:
             fused = reciprocal_rank_fusion([list(dense), list(keyword)])
         ranked = sorted(fused, key=lambda i: -fused[i])
         hits = [Hit(self.index.chunks[i], float(fused[i]), dense.get(i), keyword.get(i), i) for i in ranked]
+        if self.reranker is not None:
+            fused_ms = _ms(t)
+            t = time.perf_counter()
+            hits = self.reranker.rerank(query, hits)
+            timings["rerank"] = _ms(t)
+            t = time.perf_counter() - fused_ms / 1000
         hits = self._collapse_near_duplicates(hits, top_k)
         timings["fusion"] = _ms(t)
         timings["total"] = _ms(started)

@@ -11,7 +11,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.llm_answer import LLMAnswerer
-from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Retriever, SearchResult
+from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
 from ingest.embedder import Embedder
 from ingest.store.layout import IndexStore
 
@@ -41,11 +41,13 @@ class KnowledgeService:
         model_id: str,
         config: ServiceConfig,
         chat_model: BaseChatModel | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.model_id = model_id
         self.config = config
+        self.reranker = reranker
         self.extractive = ExtractiveAnswerer(config.min_dense_score)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         if chat_model is not None:
@@ -76,6 +78,7 @@ class KnowledgeService:
             self.config.languages,
             self.config.candidates,
             self._query_cache,
+            self.reranker,
         )
 
     @property

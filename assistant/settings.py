@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_top_k: int = Field(50, description="Largest top_k a request may ask for.", ge=1)
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(8000, description="Port `assistant serve` listens on.")
+    reranker_model: str = Field(
+        "", description="Sentence-transformers CrossEncoder name or folder to rerank candidates; empty = off."
+    )
+    reranker_candidates: int = Field(20, description="Fused candidates the reranker re-scores.", ge=1)
     llm_provider: Literal["none", "openai", "ollama"] = Field(
         "none",
         description=(

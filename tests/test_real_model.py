@@ -1,0 +1,77 @@
+"""Integration with the real embedding model on a handful of documents: cross-lingual retrieval and answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+DOCS = {
+    "palautus.md": (
+        "# Palautukset\n\n## Palautusaika\n\n"
+        "Voit palauttaa tuotteen 30 päivän kuluessa toimituksesta. Palautus on maksuton Postin kautta.\n\n"
+        "## Hyvitys\n\nHyvitämme maksun 5 arkipäivän kuluessa palautuksen saapumisesta."
+    ),
+    "blik.md": (
+        "# Płatności BLIK\n\nKod BLIK jest ważny przez 2 minuty. "
+        "Jeśli płatność się nie powiedzie, wygeneruj nowy kod w aplikacji banku."
+    ),
+    "songkran.md": (
+        "# สงกรานต์\n\nในช่วงเทศกาลสงกรานต์ การจัดส่งอาจล่าช้าสามถึงห้าวันทำการ กรุณาแจ้งลูกค้าล่วงหน้า"
+    ),
+    "security.md": (
+        "# Account security\n\nAfter five failed sign-in attempts the account is locked for 30 minutes. "
+        "Agents must never ask a customer for their password."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def real_service(tmp_path_factory: pytest.TempPathFactory):
+    from assistant.components import build_cache, build_embedder, build_service, model_id
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+    from tests.conftest import write_corpus
+
+    tmp = tmp_path_factory.mktemp("real")
+    root = write_corpus(tmp / "kb", DOCS)
+    settings = Settings(index_dir=tmp / "index")
+    embedder = build_embedder(settings)
+    cache = build_cache(settings)
+    report = sync_folder(root, IndexStore(settings.index_dir), embedder, model_id(settings), cache)
+    cache.close()
+    assert report.complete and report.chunks >= 4
+    service = build_service(settings)
+    service.embedder = embedder
+    service.load()
+    return service
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("Ile dni mam na zwrot towaru?", "palautus.md"),  # Polish question, Finnish passage
+        ("How long is a BLIK code valid?", "blik.md"),  # English question, Polish passage
+        ("Do deliveries get delayed during the Thai new year festival?", "songkran.md"),  # en -> th
+        ("บัญชีจะถูกล็อกหลังจากเข้าสู่ระบบผิดกี่ครั้ง", "security.md"),  # Thai question, English passage
+        ("Kuinka kauan BLIK-koodi on voimassa?", "blik.md"),  # Finnish question, Polish passage
+    ],
+)
+def test_cross_lingual_question_finds_the_passage(real_service, question: str, source: str) -> None:
+    result, _ = real_service.search(question, 3)
+    assert result.hits[0].chunk.source == source
+
+
+def test_answer_cites_the_supporting_sentence(real_service) -> None:
+    answer, _ = real_service.ask("How many minutes is a BLIK code valid?", 3)
+    assert answer.found
+    citation = answer.citations[0]
+    start, end = citation.highlight
+    assert citation.hit.chunk.source == "blik.md" and "2 minuty" in citation.hit.chunk.text[start:end]
+
+
+def test_unrelated_question_is_not_answered(real_service) -> None:
+    answer, _ = real_service.ask("Can I pay with cryptocurrency like Bitcoin?", 3)
+    assert not answer.found and answer.related

@@ -1,0 +1,110 @@
+"""Retrieval: fusion, filters, near-duplicates, model mismatch, and the optional reranker plumbing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.retriever import Filters, ModelMismatch, Retriever, reciprocal_rank_fusion
+from ingest.sync import sync_folder
+from tests.conftest import write_corpus
+
+
+def test_reciprocal_rank_fusion_matches_hand_computation() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2] == pytest.approx(1 / 62)
+    assert sorted(fused, key=lambda i: -fused[i]) == [1, 3, 2]
+
+
+@pytest.fixture
+def retriever(service) -> Retriever:
+    return service.retriever()
+
+
+def test_hybrid_finds_what_either_retriever_finds(retriever) -> None:
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = retriever.search("BLIK płatności", 3, mode=mode).hits
+        assert hits[0].chunk.source == "platnosci.md", mode
+    hybrid = retriever.search("BLIK płatności", 10).hits
+    assert hybrid[0].dense_score is not None and hybrid[0].keyword_score is not None
+
+
+def test_language_filter_and_source_prefix_apply_before_ranking(retriever) -> None:
+    hits = retriever.search("days", 10, Filters(languages=("fi",))).hits
+    assert hits and {h.chunk.language for h in hits} == {"fi"}
+    hits = retriever.search("returns", 10, Filters(source_prefix="songkran")).hits
+    assert hits and {h.chunk.source for h in hits} == {"songkran.md"}
+
+
+def test_tag_and_group_filters(tmp_path: Path, embedder, cache) -> None:
+    import json
+
+    from assistant.service import KnowledgeService, ServiceConfig
+    from ingest.store.layout import IndexStore
+
+    root = write_corpus(tmp_path / "kb")
+    (root / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy"], "groups": ["internal"]}))
+    store = IndexStore(tmp_path / "idx")
+    sync_folder(root, store, embedder, embedder.model_id, cache)
+    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2)).retriever()
+    tagged = retriever.search("return item", 10, Filters(tags=("policy",))).hits
+    assert {h.chunk.source for h in tagged} == {"returns.md"}
+    outsider = retriever.search("return item within 30 days", 10, Filters(groups=("agents",))).hits
+    assert outsider and all(h.chunk.source != "returns.md" for h in outsider)
+    insider = retriever.search("return item within 30 days", 10, Filters(groups=("internal",))).hits
+    assert insider[0].chunk.source == "returns.md"
+
+
+def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder, cache) -> None:
+    from assistant.service import KnowledgeService, ServiceConfig
+    from ingest.store.layout import IndexStore
+
+    text = "# Gift cards\n\nGift cards are valid for 36 months from purchase."
+    root = write_corpus(tmp_path / "kb", {"a/gift.md": text, "b/gift-copy.md": text, "other.md": "# Other\n\nHello."})
+    store = IndexStore(tmp_path / "idx")
+    sync_folder(root, store, embedder, embedder.model_id, cache)
+    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2)).retriever()
+    hits = retriever.search("gift card validity", 5).hits
+    assert [h.chunk.text for h in hits].count("Gift cards are valid for 36 months from purchase.") == 1
+
+
+def test_query_model_must_match_the_index_model(service) -> None:
+    index = service.store.load()
+    with pytest.raises(ModelMismatch, match="fake-embedder"):
+        Retriever(index, service.embedder, "another-model")
+
+
+def _tiny_cross_encoder(folder: Path) -> Path:
+    """A randomly initialised two-layer BERT cross-encoder with a toy vocabulary, saved locally."""
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(
+        set(["return", "item", "within", "days", "refund", "blik", "card", "gift", "shipping", "the", "a", "of", "30", "you", "can"])
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(words))
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, num_labels=1)
+    model = BertForSequenceClassification(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    CrossEncoder(str(folder), device="cpu").save(str(folder))
+    return folder
+
+
+def test_reranker_reorders_candidates_by_cross_encoder_score(service, tmp_path: Path) -> None:
+    from assistant.reranker import CrossEncoderReranker
+
+    reranker = CrossEncoderReranker(str(_tiny_cross_encoder(tmp_path / "ce")), candidates=5)
+    service.reranker = reranker
+    service.load()
+    result = service.retriever().search("return item within 30 days", 5)
+    assert "rerank" in result.timings_ms
+    pairs = [("return item within 30 days", h.chunk.text) for h in result.hits]
+    expected = reranker.model.predict(pairs)
+    assert [round(h.score, 5) for h in result.hits] == sorted((round(float(x), 5) for x in expected), reverse=True)
