@@ -21,8 +21,11 @@ QUESTION = "How many days do I have to return an item?"
 
 def llm_service(service: KnowledgeService, chat_model: Any, **config: Any) -> KnowledgeService:
     llm = KnowledgeService(
-        service.store, service.embedder, service.model_id,
-        ServiceConfig(min_dense_score=0.2, **config), chat_model=chat_model,
+        service.store,
+        service.embedder,
+        service.model_id,
+        ServiceConfig(min_dense_score=0.2, **config),
+        chat_model=chat_model,
     )
     llm.load()
     return llm

@@ -18,9 +18,7 @@ DOCS = {
         "# Płatności BLIK\n\nKod BLIK jest ważny przez 2 minuty. "
         "Jeśli płatność się nie powiedzie, wygeneruj nowy kod w aplikacji banku."
     ),
-    "songkran.md": (
-        "# สงกรานต์\n\nในช่วงเทศกาลสงกรานต์ การจัดส่งอาจล่าช้าสามถึงห้าวันทำการ กรุณาแจ้งลูกค้าล่วงหน้า"
-    ),
+    "songkran.md": ("# สงกรานต์\n\nในช่วงเทศกาลสงกรานต์ การจัดส่งอาจล่าช้าสามถึงห้าวันทำการ กรุณาแจ้งลูกค้าล่วงหน้า"),
     "security.md": (
         "# Account security\n\nAfter five failed sign-in attempts the account is locked for 30 minutes. "
         "Agents must never ask a customer for their password."

@@ -83,13 +83,37 @@ def _tiny_cross_encoder(folder: Path) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(
-        set(["return", "item", "within", "days", "refund", "blik", "card", "gift", "shipping", "the", "a", "of", "30", "you", "can"])
+        set(
+            [
+                "return",
+                "item",
+                "within",
+                "days",
+                "refund",
+                "blik",
+                "card",
+                "gift",
+                "shipping",
+                "the",
+                "a",
+                "of",
+                "30",
+                "you",
+                "can",
+            ]
+        )
     )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(words))
     tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
-    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, num_labels=1)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=1,
+    )
     model = BertForSequenceClassification(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
