@@ -1,0 +1,101 @@
+"""The `assistant` command in-process: ingest, status, ask and search, their JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import cli, components
+from assistant.settings import Settings
+from tests.fakes import FakeEmbedder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    fake = FakeEmbedder()
+    monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
+    monkeypatch.setattr(cli, "build_embedder", lambda settings: fake)
+    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
+    monkeypatch.setattr(cli, "model_id", lambda settings: fake.model_id)
+    return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.2)
+
+
+def run(capsys: pytest.CaptureFixture[str], settings: Settings, *argv: str) -> tuple[int, str]:
+    code = cli.main(list(argv), settings=settings)
+    return code, capsys.readouterr().out
+
+
+def test_ingest_json_then_unchanged(corpus, settings, capsys) -> None:
+    code, out = run(capsys, settings, "ingest", str(corpus), "--json")
+    first = json.loads(out)
+    assert code == 0
+    assert set(first) == {"added", "updated", "unchanged", "removed", "failed", "chunks", "embedded", "index_version"}
+    assert len(first["added"]) == 4 and first["embedded"] == first["chunks"] > 0
+    code, out = run(capsys, settings, "ingest", str(corpus), "--json")
+    again = json.loads(out)
+    assert code == 0 and again["embedded"] == 0 and len(again["unchanged"]) == 4
+    assert again["index_version"] == first["index_version"]
+
+
+def test_partial_failure_exits_1_and_lists_the_reason(corpus, settings, capsys) -> None:
+    (corpus / "broken.docx").write_bytes(b"not a zip")
+    code, out = run(capsys, settings, "ingest", str(corpus), "--json")
+    report = json.loads(out)
+    assert code == 1
+    assert report["failed"] == [
+        {"source": "broken.docx", "reason": "corrupt", "message": report["failed"][0]["message"]}
+    ]
+    assert "broken.docx" in report["failed"][0]["message"]
+
+
+def test_missing_folder_exits_2(settings, capsys, tmp_path) -> None:
+    assert cli.main(["ingest", str(tmp_path / "nope")], settings=settings) == 2
+
+
+def test_index_flag_overrides_the_setting(corpus, settings, capsys, tmp_path) -> None:
+    other = tmp_path / "elsewhere"
+    run(capsys, settings, "ingest", str(corpus), "--index", str(other), "--json")
+    assert (other / "CURRENT").exists() and not settings.index_dir.exists()
+
+
+def test_status_reports_documents_languages_and_model(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    code, out = run(capsys, settings, "status", "--json")
+    status = json.loads(out)
+    assert code == 0
+    assert status["documents"] == 4 and status["chunks"] > 0
+    assert status["languages"] == {"en": 1, "fi": 1, "pl": 1, "th": 1}
+    assert status["model"] == "fake-embedder" and status["size_bytes"] > 0 and status["last_ingest"]
+
+
+def test_status_without_index_exits_2(settings, capsys) -> None:
+    assert cli.main(["status"], settings=settings) == 2
+
+
+def test_ask_json_is_the_api_body(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    code, out = run(capsys, settings, "ask", "How many days to return an item?", "--json")
+    body = json.loads(out)
+    assert code == 0
+    assert set(body) == {"answer", "found", "language", "citations", "related", "index_version", "timings_ms"}
+    assert body["found"] and body["citations"][0]["source"] == "returns.md"
+
+
+def test_ask_human_output_shows_answer_and_numbered_sources(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    code, out = run(capsys, settings, "ask", "How many days to return an item?")
+    assert code == 0 and "[1]" in out and "returns.md" in out and "30 days" in out
+
+
+def test_search_json_and_top_k(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    code, out = run(capsys, settings, "search", "BLIK", "--top-k", "2", "--json")
+    body = json.loads(out)
+    assert code == 0 and len(body["hits"]) <= 2 and body["hits"][0]["source"] == "platnosci.md"
+
+
+def test_empty_question_is_refused(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    assert cli.main(["ask", "  "], settings=settings) == 2
