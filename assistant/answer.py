@@ -65,6 +65,20 @@ def _sentence_scores(question: str, hit_index: int, hit: Hit) -> list[_Sentence]
     return out
 
 
+def evidence_score(result: SearchResult) -> float | None:
+    """How strongly the index answers the question: the best passage's cosine similarity plus half
+    its margin over the next 19. A peaked ranking means a passage is about this question; a flat
+    one means several passages are only loosely related. On the demo eval set this separated
+    answerable from unanswerable questions better than the best similarity alone (5-fold CV
+    balanced accuracy 0.83 vs 0.78; see docs/benchmarks.md)."""
+    scores = result.dense_scores
+    if len(scores) == 0:
+        return None
+    top = float(scores[0])
+    rest = scores[1:]
+    return top + 0.5 * (top - float(rest.mean())) if len(rest) else top
+
+
 def best_sentence_span(text: str, hit: Hit) -> tuple[int, int] | None:
     """The sentence of a passage that shares most words with `text` (for highlighting)."""
     scored = _sentence_scores(text, 0, hit)
@@ -75,7 +89,7 @@ def best_sentence_span(text: str, hit: Hit) -> tuple[int, int] | None:
 class ExtractiveAnswerer:
     """Builds answers only from the documents' own sentences; abstains when evidence is weak.
 
-    `min_dense_score` is the cosine similarity the best passage must reach for an answer; it is
+    `min_dense_score` is the evidence score (see `evidence_score`) needed for an answer; it is
     calibrated on the evaluation sets (see `assistant eval`).
     """
 
@@ -85,8 +99,8 @@ class ExtractiveAnswerer:
         self.max_passages = max_passages
 
     def is_answerable(self, result: SearchResult) -> bool:
-        best = max((h.dense_score for h in result.hits if h.dense_score is not None), default=None)
-        return best is not None and best >= self.min_dense_score
+        evidence = evidence_score(result)
+        return evidence is not None and evidence >= self.min_dense_score
 
     def answer(self, question: str, result: SearchResult) -> Answer:
         started = time.perf_counter()

@@ -19,6 +19,7 @@ Mode = Literal["dense", "bm25", "hybrid"]
 RRF_K = 60
 # Passages whose vectors are this close are the same text in another file: show only one.
 NEAR_DUPLICATE_COSINE = 0.97
+EVIDENCE_POOL = 20
 
 
 class Reranker(Protocol):
@@ -58,6 +59,9 @@ class SearchResult:
     query_vector: np.ndarray | None
     timings_ms: dict[str, float] = field(default_factory=dict)
     index: LoadedIndex | None = None  # the version the hits came from (for passage vectors)
+    # Best dense similarities among the allowed passages, before fusion and collapsing; the
+    # answerer reads how far the best stands out from the rest.
+    dense_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
 
     def passage_vector(self, hit: Hit) -> np.ndarray:
         assert self.index is not None
@@ -146,6 +150,7 @@ class Retriever:
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
         vector = None
+        dense_scores = np.zeros(0, dtype=np.float32)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
             vector = self.embed_query(query)
@@ -153,6 +158,7 @@ class Retriever:
             t = time.perf_counter()
             ids, scores = self.index.vectors.search(vector, pool, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            dense_scores = scores[:EVIDENCE_POOL]
             timings["dense_search"] = _ms(t)
         if mode in ("bm25", "hybrid"):
             t = time.perf_counter()
@@ -177,7 +183,7 @@ class Retriever:
         hits = self._collapse_near_duplicates(hits, top_k)
         timings["fusion"] = _ms(t)
         timings["total"] = _ms(started)
-        return SearchResult(hits, language, vector, timings, self.index)
+        return SearchResult(hits, language, vector, timings, self.index, dense_scores)
 
     def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
         kept: list[Hit] = []

@@ -53,10 +53,11 @@ class Settings(BaseSettings):
         ["en", "fi", "pl", "th"], description="Languages the detector chooses among (ISO 639-1)."
     )
     min_dense_score: float = Field(
-        0.45,
+        0.50,
         description=(
-            "Cosine similarity the best passage must reach to answer; below it the assistant says "
-            "it did not find an answer. Calibrated on eval/sets/demo.jsonl."
+            "Evidence score (best passage similarity plus half its margin over the next 19) needed "
+            "to answer; below it the assistant says it did not find an answer. Calibrated on "
+            "eval/sets/demo.jsonl with `assistant eval`."
         ),
     )
     max_question_chars: int = Field(2000, description="Longest question or query accepted.", ge=1)

@@ -19,7 +19,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setattr(cli, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     monkeypatch.setattr(cli, "model_id", lambda settings: fake.model_id)
-    return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.2)
+    return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.4)
 
 
 def run(capsys: pytest.CaptureFixture[str], settings: Settings, *argv: str) -> tuple[int, str]:

@@ -24,7 +24,7 @@ def llm_service(service: KnowledgeService, chat_model: Any, **config: Any) -> Kn
         service.store,
         service.embedder,
         service.model_id,
-        ServiceConfig(min_dense_score=0.2, **config),
+        ServiceConfig(min_dense_score=0.4, **config),
         chat_model=chat_model,
     )
     llm.load()

@@ -49,7 +49,7 @@ def test_tag_and_group_filters(tmp_path: Path, embedder, cache) -> None:
     (root / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy"], "groups": ["internal"]}))
     store = IndexStore(tmp_path / "idx")
     sync_folder(root, store, embedder, embedder.model_id, cache)
-    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2)).retriever()
+    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
     tagged = retriever.search("return item", 10, Filters(tags=("policy",))).hits
     assert {h.chunk.source for h in tagged} == {"returns.md"}
     outsider = retriever.search("return item within 30 days", 10, Filters(groups=("agents",))).hits
@@ -66,7 +66,7 @@ def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder
     root = write_corpus(tmp_path / "kb", {"a/gift.md": text, "b/gift-copy.md": text, "other.md": "# Other\n\nHello."})
     store = IndexStore(tmp_path / "idx")
     sync_folder(root, store, embedder, embedder.model_id, cache)
-    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2)).retriever()
+    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
     hits = retriever.search("gift card validity", 5).hits
     assert [h.chunk.text for h in hits].count("Gift cards are valid for 36 months from purchase.") == 1
 

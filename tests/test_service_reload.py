@@ -64,10 +64,10 @@ def _open_fds() -> int:
 
 def test_repeated_loads_do_not_leak_files_or_threads(service, store, embedder) -> None:
     for _ in range(3):
-        KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2)).load()
+        KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).load()
     fds, threads = _open_fds(), threading.active_count()
     for _ in range(50):
-        fresh = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.2))
+        fresh = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4))
         fresh.load()
         fresh.search("returns", 3)
     assert _open_fds() <= fds
