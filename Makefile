@@ -38,10 +38,27 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy assistant ingest eval
 
+# Headless Chromium and a Thai font from Debian for tests/test_browser.py (which skips without them).
+# Installs only what is missing; without root, sudo or apt-get it says so and carries on.
+CHROMIUM := /usr/bin/chromium
+browser-deps:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="chromium chromium-driver"; \
+	fc-list :lang=th 2>/dev/null | grep -q . || missing="$$missing fonts-tlwg-loma-otf"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else echo "browser-deps: not root and no sudo; cannot install$$missing, browser tests will skip"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "browser-deps: no apt-get; browser tests will skip"; exit 0; fi; \
+	echo "browser-deps: installing$$missing"; \
+	$$sudo apt-get update -q >/dev/null && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+	echo "browser-deps: apt-get failed; browser tests will skip"
+
 unit: setup
 	$(VENV)/bin/pytest -q
 
-test: setup lint typecheck unit
+test: setup browser-deps lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

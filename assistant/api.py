@@ -15,12 +15,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.answer import Answer, Citation
+from assistant.components import build_feedback_log
 from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
+from assistant.feedback_api import feedback_router
+from assistant.ingest_job import IngestJob
+from assistant.manage_api import manage_router
 from assistant.retriever import Filters, Hit
 from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
 from assistant.service import KnowledgeService
 from assistant.settings import Settings
+from assistant.web import web_router
 from ingest.store.layout import IndexError_
 
 log = logging.getLogger(__name__)
@@ -139,6 +144,8 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     answers = Counter("assistant_answers", "Answers by outcome", ["found"], registry=registry)
     app.state.service = service
     app.state.settings = settings
+    app.state.feedback = feedback = build_feedback_log(settings, service.store.root)
+    app.state.ingest = IngestJob(service, settings)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -199,6 +206,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     def ask(body: AskIn) -> AskOut:
         response = run_ask(service, settings, body)
         answers.labels(str(response.found).lower()).inc()
+        feedback.record_question(body.question, response.language, response.found, response.index_version)
         return response
 
     @app.post("/v1/ask/stream", summary="Ask, streaming the answer as server-sent events")
@@ -210,5 +218,8 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         return run_search(service, settings, body)
 
     app.include_router(documents_router(service))
+    app.include_router(feedback_router(feedback))
+    app.include_router(manage_router(service, settings, feedback, app.state.ingest))
+    app.include_router(web_router())
 
     return app

@@ -1,0 +1,324 @@
+"""The side panel and the manage page in headless Chromium, against the real app on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.api import create_app
+from assistant.service import KnowledgeService, ServiceConfig
+from assistant.settings import Settings
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+RETURN_QUESTION = "How many days do I have to return an item?"
+THAI_QUESTION = "การจัดส่งช่วงสงกรานต์ล่าช้ากี่วัน"
+TIMEOUT_MS = 15_000
+
+if not CHROMIUM.exists():
+    pytest.skip(f"Chromium is not installed at {CHROMIUM}; run `make browser-deps`", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed; pip install -e '.[dev]'")
+
+
+class LiveServer:
+    """uvicorn serving one app from a background thread on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.app = app
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def serve(tmp_path) -> Iterator[Callable[[KnowledgeService], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(service: KnowledgeService) -> LiveServer:
+        settings = Settings(cache_dir=tmp_path / "browser-cache", max_question_chars=500)
+        servers.append(LiveServer(create_app(service, settings)))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+        server.app.state.ingest.wait(30)
+
+
+@pytest.fixture
+def server(serve, service) -> LiveServer:
+    return serve(service)
+
+
+@pytest.fixture
+def panel(browser, server, request):
+    """A fresh browser context at the side panel's usual width (400 px)."""
+    context = browser.new_context(
+        viewport={"width": 400, "height": 900},
+        base_url=server.url,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Failed requests are asserted where they matter; any other console error is a bug.
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.goto("/")
+    yield page
+    context.close()
+    assert errors == [], f"the page logged errors: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def ask(page, question: str) -> None:
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    # Asking marks the page busy at once (in the key handler), so this waits for this question's answer.
+    page.wait_for_selector("body:not(.is-busy)", state="attached")
+    page.wait_for_selector("#result:not([hidden])")
+
+
+def test_answer_shows_markers_and_highlighted_citations(panel) -> None:
+    ask(panel, RETURN_QUESTION)
+    answer = panel.inner_text("#answer")
+    assert "within 30 days of delivery for a full refund." in answer and "[1]" in answer
+    markers = panel.locator("#answer a.marker")
+    assert markers.count() >= 1 and markers.first.get_attribute("href") == "#cite-1"
+    card = panel.locator("#cite-1")
+    assert "Returns policy" in card.locator("h3").inner_text()
+    assert "30 days" in card.locator("mark").inner_text()
+    assert card.locator("a.open-link").get_attribute("target") == "_blank"
+    assert panel.locator("#not-found").is_hidden() and panel.locator("#copy").is_visible()
+    screenshot(panel, "panel-400-answer")
+
+
+def test_clicking_a_marker_focuses_its_card(panel) -> None:
+    ask(panel, RETURN_QUESTION)
+    panel.click("#answer a.marker >> nth=0")
+    assert panel.evaluate("document.activeElement.id") == "cite-1"
+    # Keyboard users reach the marker with Tab and follow it with Enter.
+    panel.focus("#question")
+    panel.evaluate("document.querySelector('#cite-1').blur()")
+    panel.focus("#answer a.marker >> nth=0")
+    panel.keyboard.press("Enter")
+    assert panel.evaluate("document.activeElement.id") == "cite-1"
+
+
+def test_source_link_opens_the_passage_in_a_new_tab(panel) -> None:
+    ask(panel, RETURN_QUESTION)
+    with panel.context.expect_page() as opened:
+        panel.click("#cite-1 a.open-link")
+    page = opened.value
+    page.wait_for_load_state()
+    status = page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus")
+    assert status == 200
+    target = page.url.split("#", 1)[1]
+    assert target.startswith("chunk-")
+    assert "within 30 days of delivery" in page.inner_text(f"#{target}")
+    screenshot(page, "source-view")
+    page.close()
+
+
+def test_copy_answer_gives_plain_text_with_sources(panel) -> None:
+    ask(panel, RETURN_QUESTION)
+    panel.click("#copy")
+    panel.wait_for_selector("#copy-status:has-text('Copied')")
+    copied = panel.evaluate("navigator.clipboard.readText()")
+    assert copied == panel.get_attribute("#copy", "data-copied")
+    answer, sources = copied.split("\n\nSources:\n")
+    assert answer == panel.inner_text("#answer")
+    assert sources.splitlines()[0].startswith("[1] Returns policy, ") and sources.splitlines()[0].endswith(
+        " — returns.md"
+    )
+    assert "<" not in copied
+
+
+def test_thumbs_down_with_a_comment_is_stored(panel, server) -> None:
+    ask(panel, RETURN_QUESTION)
+    panel.click("#thumb-down")
+    assert panel.get_attribute("#thumb-down", "aria-pressed") == "true"
+    assert panel.evaluate("document.activeElement.id") == "comment"
+    panel.fill("#comment", "Opened items are not covered here.")
+    screenshot(panel, "panel-400-feedback")
+    panel.click("#send-feedback")
+    panel.wait_for_selector("#feedback-status:has-text('Thanks')")
+    with sqlite3.connect(server.app.state.feedback.path) as db:
+        stored = db.execute("SELECT question, rating, comment, sources FROM feedback").fetchall()
+    assert stored == [(RETURN_QUESTION, "down", "Opened items are not covered here.", '["returns.md"]')]
+    gaps = panel.request.get("/v1/manage/gaps").json()["gaps"]
+    assert gaps[0]["question"] == RETURN_QUESTION and gaps[0]["comments"] == ["Opened items are not covered here."]
+
+
+def test_thumbs_up_is_sent_in_one_click(panel, server) -> None:
+    ask(panel, RETURN_QUESTION)
+    panel.click("#thumb-up")
+    panel.wait_for_selector("#feedback-status:has-text('Thanks')")
+    with sqlite3.connect(server.app.state.feedback.path) as db:
+        assert db.execute("SELECT rating, comment FROM feedback").fetchall() == [("up", None)]
+
+
+def test_not_found_state_still_shows_related_passages(browser, serve, service, store, embedder) -> None:
+    strict = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.99))
+    strict.load()
+    server = serve(strict)
+    context = browser.new_context(viewport={"width": 400, "height": 900}, base_url=server.url)
+    page = context.new_page()
+    page.goto("/")
+    ask(page, RETURN_QUESTION)
+    assert page.locator("#not-found").is_visible()
+    assert "Not found in the knowledge base" in page.inner_text("#not-found")
+    assert page.text_content("#sources-heading") == "Related passages"
+    assert page.locator("#citations .card").count() >= 1
+    assert "within 30 days of delivery" in page.inner_text("#citations")
+    assert page.locator("#copy").is_hidden() and page.locator("#answer").is_hidden()
+    # The service's own words for "not found", in the question's language.
+    assert page.text_content("#not-found-message").strip()
+    screenshot(page, "panel-400-not-found")
+    context.close()
+
+
+def test_narrow_panel_has_no_horizontal_scrollbar(browser, server) -> None:
+    context = browser.new_context(viewport={"width": 380, "height": 800}, base_url=server.url)
+    page = context.new_page()
+    page.goto("/")
+    for question in (RETURN_QUESTION, THAI_QUESTION, "BLIK płatności zwrot pieniędzy"):
+        ask(page, question)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 380, question
+    page.goto("/manage")
+    page.wait_for_selector("#documents tbody tr")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 380
+    screenshot(page, "manage-380")
+    context.close()
+
+
+def test_thai_passages_render_with_their_language(panel) -> None:
+    ask(panel, THAI_QUESTION)
+    card = panel.locator("#citations .card").first
+    passage = card.locator(".passage")
+    assert passage.get_attribute("lang") == "th"
+    assert "ในช่วงเทศกาลสงกรานต์ การจัดส่งอาจล่าช้าสามถึงห้าวันทำการ" in passage.inner_text()
+    # Thai text is laid out with a real Thai font, not boxes: glyph widths differ from a missing-glyph box.
+    assert "สงกรานต์" in panel.inner_text("#answer") or "สงกรานต์" in passage.inner_text()
+    line_height = panel.evaluate("parseFloat(getComputedStyle(document.querySelector('.passage[lang=th]')).lineHeight)")
+    assert line_height >= 1.7 * 14
+    screenshot(panel, "panel-400-thai")
+
+
+def test_full_width_layout(browser, server) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server.url)
+    page = context.new_page()
+    page.goto("/")
+    ask(page, RETURN_QUESTION)
+    answer_box = page.locator(".answer-column").bounding_box()
+    sources_box = page.locator(".sources-column").bounding_box()
+    assert sources_box["x"] > answer_box["x"] + answer_box["width"] - 1
+    screenshot(page, "panel-1280-answer")
+    context.close()
+
+
+def test_recent_questions_are_kept_and_asked_again(panel) -> None:
+    ask(panel, RETURN_QUESTION)
+    panel.reload()
+    recent = panel.locator("#recent-list button", has_text=RETURN_QUESTION)
+    assert recent.count() == 1
+    recent.click()
+    panel.wait_for_selector("#answer:has-text('30 days')")
+    assert panel.input_value("#question") == RETURN_QUESTION
+
+
+def test_keyboard_shift_enter_adds_a_line_and_tab_reaches_ask(panel) -> None:
+    panel.focus("#question")
+    panel.keyboard.type("first line")
+    panel.keyboard.press("Shift+Enter")
+    panel.keyboard.type("second line")
+    assert panel.input_value("#question") == "first line\nsecond line"
+    assert panel.locator("#result").is_hidden()
+    panel.keyboard.press("Tab")
+    assert panel.evaluate("document.activeElement.id") == "ask-button"
+
+
+def test_api_errors_are_shown_in_plain_words(panel) -> None:
+    panel.fill("#question", "x" * 600)
+    panel.click("#ask-button")
+    panel.wait_for_selector("#error:not([hidden])")
+    assert panel.inner_text("#error") == "The question has 600 characters; the limit is 500."
+
+
+def test_manage_page_uploads_and_reindexes(browser, server) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/manage")
+    page.wait_for_selector("#documents tbody tr")
+    listed = page.locator("#documents tbody tr td:first-child").all_inner_texts()
+    assert listed == sorted(CORPUS)
+
+    page.set_input_files(
+        "#files",
+        files=[{"name": "warranty.md", "mimeType": "text/markdown", "buffer": b"# Warranty\n\nKettles: 24 months."}],
+    )
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-status:has-text('Uploaded warranty.md')")
+    page.click("#reindex")
+    page.wait_for_selector("#ingest-state[data-state='done']")
+    page.locator("#documents tbody td:first-child a", has_text="warranty.md").wait_for()
+    assert "1 added" in page.inner_text("#ingest-report")
+    assert page.inner_text("#count-files") == f"{len(CORPUS) + 1} / {len(CORPUS) + 1}"
+    screenshot(page, "manage")
+    context.close()
+    assert errors == []
