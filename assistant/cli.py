@@ -1,7 +1,8 @@
 """The `assistant` command: subcommands mirror the pipeline (ingest, status, search, ask, serve, eval).
 
 Exit codes: 0 success; 1 partial success (some files failed, the rest was indexed);
-2 nothing done (bad arguments, no index, locked or unusable index).
+2 nothing done (bad arguments, no index, locked or unusable index);
+3 `eval --baseline`: a headline metric dropped by more than --max-drop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -20,13 +22,20 @@ from rich.text import Text
 
 from assistant.api import ApiError, create_app, run_ask, run_search
 from assistant.components import build_cache, build_embedder, build_service, build_store, model_id
-from assistant.retriever import ModelMismatch
+from assistant.retriever import Mode, ModelMismatch
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
+from eval.beir import BeirError
+from eval.compare import regressions
+from eval.console import calibration_lines, mode_table, regression_lines
+from eval.html_report import render
+from eval.runner import MODES
+from eval.sets import EvalSetError
+from eval.workbench import EvalRequest, TargetError, evaluate
 from ingest.store.layout import IndexError_
 from ingest.sync import SyncOptions, sync_folder
 
-EXIT_OK, EXIT_PARTIAL, EXIT_FAILED = 0, 1, 2
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_REGRESSED = 0, 1, 2, 3
 err = Console(stderr=True)
 
 
@@ -207,6 +216,62 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _modes(values: list[str] | None) -> list[Mode]:
+    """`--mode dense,bm25 --mode hybrid` -> ["dense", "bm25", "hybrid"]; hybrid when none is given."""
+    names = [n.strip() for v in values or ["hybrid"] for n in v.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(MODES))
+    if unknown:
+        raise ValueError(f"unknown mode {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    return [m for m in MODES if m in names] if names else ["hybrid"]
+
+
+def _print_eval(report: dict[str, Any]) -> None:
+    console = Console()
+    for mode, run in report["modes"].items():
+        console.print(mode_table(mode, run))
+    for line in calibration_lines(report):
+        console.print(Text(line))
+    notes = report.get("notes", [])
+    for note in notes[:10]:
+        err.print(Text.assemble(("note ", "yellow"), note))
+    if len(notes) > 10:
+        err.print(f"... and {len(notes) - 10} more notes (see --json or --report)")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        modes = _modes(args.mode)
+        baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8")) if args.baseline else None
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    bars = Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=args.json or not err.is_terminal,
+    )
+    request = EvalRequest(Path(args.target), modes, args.index, args.limit, args.lang)
+    try:
+        with bars:
+            report = evaluate(request, settings, RichProgress(bars))
+    except (TargetError, EvalSetError, BeirError, IndexError_, ModelMismatch) as exc:
+        err.print(Text(str(exc), style="red"))
+        return EXIT_FAILED
+    if args.report:
+        Path(args.report).write_text(render(report, baseline, args.max_drop), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_eval(report)
+    found = regressions(report, baseline, args.max_drop) if baseline is not None else []
+    for line in regression_lines(found, args.max_drop):
+        err.print(Text(line, style="red"))
+    return EXIT_REGRESSED if found else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.set_defaults(func=cmd_serve)
+
+    evaluation = sub.add_parser("eval", help="score retrieval and answers on an eval set or a BEIR folder")
+    evaluation.add_argument("target", help="a .jsonl eval set (scored against --index) or a BEIR folder")
+    evaluation.add_argument("--index", type=Path, help="index folder for eval sets (default: ASSISTANT_INDEX_DIR)")
+    evaluation.add_argument(
+        "--mode", action="append", help="dense, bm25, hybrid; comma-separated or repeated (default hybrid)"
+    )
+    evaluation.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluation.add_argument("--report", type=Path, help="write a self-contained HTML report to this file")
+    evaluation.add_argument("--baseline", type=Path, help="a previous --json output to compare with")
+    evaluation.add_argument(
+        "--max-drop", type=float, default=0.02, help="largest allowed drop of a headline metric (default 0.02)"
+    )
+    evaluation.add_argument("--limit", type=int, help="only the first N questions (BEIR: judged queries)")
+    evaluation.add_argument("--lang", help="language of questions that have none (BEIR default: known per dataset)")
+    evaluation.set_defaults(func=cmd_eval)
     return parser
 
 

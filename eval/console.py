@@ -1,0 +1,60 @@
+"""Rich renderables for `assistant eval`: a metric table per mode and the calibration lines (the CLI prints them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from eval.compare import Delta
+from eval.summary import LATENCIES, RATES
+
+
+def _cell(value: Any, metric: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.0f}" if metric.endswith("_ms") else f"{value:.3f}"
+    return str(value)
+
+
+def mode_table(mode: str, run: dict[str, Any]) -> Table:
+    """Metrics of one mode: overall and one column per question language."""
+    languages = list(run["per_language"])
+    table = Table(title=f"mode: {mode}")
+    table.add_column("metric")
+    for column in ["all", *languages]:
+        table.add_column(column, justify="right")
+    for metric in ("questions", "ranked", "unanswerable", *RATES, *LATENCIES):
+        values = [run["overall"].get(metric)] + [run["per_language"][lang].get(metric) for lang in languages]
+        table.add_row(metric, *(_cell(v, metric) for v in values))
+    return table
+
+
+def calibration_lines(report: dict[str, Any]) -> list[str]:
+    """One line per mode: the current threshold's abstention numbers and the suggested threshold's."""
+    lines = []
+    for mode, cal in report.get("calibration", {}).items():
+        current, suggested = cal["current"], cal["suggested"]
+        line = (
+            f"calibration ({mode}): min_dense_score {current['threshold']:.3f} gives balanced accuracy "
+            f"{_cell(current['balanced_accuracy'], '')}, abstention precision "
+            f"{_cell(current['abstention_precision'], '')} / recall {_cell(current['abstention_recall'], '')}"
+        )
+        if suggested is None:
+            line += "; no suggestion (needs answerable and unanswerable questions)"
+        else:
+            line += (
+                f"; suggested {suggested['threshold']:.3f} gives {_cell(suggested['balanced_accuracy'], '')}, "
+                f"precision {_cell(suggested['abstention_precision'], '')} / "
+                f"recall {_cell(suggested['abstention_recall'], '')}"
+            )
+        lines.append(line)
+    return lines
+
+
+def regression_lines(found: list[Delta], max_drop: float) -> list[str]:
+    return [
+        f"regression in {d.mode}: {d.metric} {d.baseline:.3f} -> {d.current:.3f} (worse by {d.drop:.3f} > {max_drop})"
+        for d in found
+    ]

@@ -1,0 +1,74 @@
+"""Per-mode metric tables: every metric over all questions and per question language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eval import metrics
+from eval.runner import SEARCH_K, QuestionResult
+
+# Metrics a baseline comparison guards; the others are context.
+HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "recall@100", "no_answer_accuracy", "citation_precision")
+LOWER_IS_BETTER = ("false_abstention_rate",)
+GUARDED = HEADLINE + LOWER_IS_BETTER
+RATES = (*HEADLINE, "false_abstention_rate", "abstention_precision", "abstention_recall")
+LATENCIES = ("ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms")
+
+
+def gains_of(result: QuestionResult, depth: int = SEARCH_K) -> list[float]:
+    """The dense gain list of a question's ranking, rebuilt from its relevant ranks."""
+    gains = [0.0] * depth
+    for rank, gain in result.relevant_ranks:
+        if rank <= depth:
+            gains[rank - 1] = gain
+    return gains
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Metrics over `results`; ranking metrics only count questions that have relevant items.
+
+    Keys: questions, ranked (questions with relevant items), unanswerable, answered, the RATES and
+    the LATENCIES. A metric with nothing to count (e.g. no unanswerable questions) is None.
+    """
+    ranked = [r for r in results if r.recall_total > 0]
+    gains = [gains_of(r) for r in ranked]
+    answerable = [r.answerable for r in results]
+    found = [r.found for r in results]
+    precision, recall = metrics.abstention_precision_recall(answerable, found)
+    cited = [[c["relevant"] for c in r.cited] for r in results if r.answerable and r.found]
+    out: dict[str, Any] = {
+        "questions": len(results),
+        "ranked": len(ranked),
+        "unanswerable": sum(1 for a in answerable if not a),
+        "answered": sum(found),
+        "hit@1": metrics.mean([metrics.hit_at_k(g, 1) for g in gains]),
+        "hit@5": metrics.mean([metrics.hit_at_k(g, 5) for g in gains]),
+        "mrr@10": metrics.mean([metrics.reciprocal_rank(g, 10) for g in gains]),
+        "ndcg@10": metrics.mean([metrics.ndcg_at_k(g, r.ideal_gains, 10) for g, r in zip(gains, ranked, strict=True)]),
+        "recall@100": metrics.mean([metrics.recall(r.recall_found, r.recall_total) for r in ranked]),
+        "no_answer_accuracy": metrics.no_answer_accuracy(answerable, found),
+        "false_abstention_rate": metrics.false_abstention_rate(answerable, found),
+        "abstention_precision": precision,
+        "abstention_recall": recall,
+        "citation_precision": metrics.citation_precision(cited),
+        "ask_p50_ms": metrics.percentile([r.ask_ms for r in results], 50),
+        "ask_p95_ms": metrics.percentile([r.ask_ms for r in results], 95),
+        "search_p50_ms": metrics.percentile([r.search_ms for r in results], 50),
+        "search_p95_ms": metrics.percentile([r.search_ms for r in results], 95),
+    }
+    return {k: _round(v) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """{"overall", "per_language", "questions"} for one mode, as the JSON output holds it."""
+    languages = sorted({r.lang for r in results})
+    return {
+        "overall": summarize(results),
+        "per_language": {lang: summarize([r for r in results if r.lang == lang]) for lang in languages},
+        "questions": [r.to_dict() for r in results],
+    }

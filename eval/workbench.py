@@ -1,0 +1,117 @@
+"""Evaluate one target (a JSONL eval set against an index, or a BEIR folder) into the `--json` document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import ExtractiveAnswerer
+from assistant.components import build_cache, build_embedder, build_service, build_sync_options, model_id
+from assistant.retriever import Mode, Retriever
+from assistant.settings import Settings
+from eval import beir
+from eval.judges import Judge, QrelsJudge, Question, QuoteJudge, eval_set_questions
+from eval.report import build_report
+from eval.runner import ASK_K, SEARCH_K, run_questions, without_query_cache
+from eval.sets import load_eval_set
+from ingest.embedder import Embedder
+from ingest.sync import Progress
+
+MAX_NOTES = 200
+
+
+class TargetError(ValueError):
+    """The eval target is neither a .jsonl eval set nor a BEIR folder."""
+
+
+@dataclass
+class EvalRequest:
+    """What to evaluate and how; mirrors the `assistant eval` options."""
+
+    target: Path
+    modes: Sequence[Mode] = ("hybrid",)
+    index_dir: Path | None = None
+    limit: int | None = None
+    lang: str | None = None
+
+
+def _retriever(settings: Settings, index_dir: Path | None, embedder: Embedder) -> Retriever:
+    """The service's own retriever (same candidates, reranker, model check) over `index_dir`."""
+    return without_query_cache(build_service(settings, index_dir).retriever(), embedder)
+
+
+def _eval_set(
+    request: EvalRequest, settings: Settings, embedder: Embedder
+) -> tuple[Retriever, list[Question], Judge, list[str]]:
+    items = load_eval_set(request.target)[: request.limit or None]
+    retriever = _retriever(settings, request.index_dir, embedder)
+    judge = QuoteJudge(items, retriever.index.chunks.values())
+    return retriever, eval_set_questions(items, request.lang), judge, []
+
+
+def _beir(
+    request: EvalRequest, settings: Settings, embedder: Embedder, progress: Progress | None
+) -> tuple[Retriever, list[Question], Judge, list[str]]:
+    dataset = beir.load_beir(request.target, request.limit)
+    cache = build_cache(settings)
+    try:
+        index_dir, doc_id_of, sync = beir.build_index(
+            dataset,
+            settings.cache_dir,
+            embedder,
+            model_id(settings),
+            cache,
+            build_sync_options(settings),
+            progress,
+        )
+    finally:
+        cache.close()
+    notes = [f"corpus document skipped: {f.source}: {f.message}" for f in sync.failed]
+    retriever = _retriever(settings, index_dir, embedder)
+    return retriever, beir.questions(dataset, request.lang), QrelsJudge(dataset.qrels, doc_id_of), notes
+
+
+def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every question in every requested mode and return the report document.
+
+    Raises:
+        TargetError, EvalSetError, BeirError: the target cannot be read.
+        IndexError_, ModelMismatch: the index is missing, unusable or built with another model.
+    """
+    target = request.target
+    # One embedder for ingestion and queries: the model loads once, and only if needed.
+    embedder = build_embedder(settings)
+    if beir.is_beir_folder(target):
+        retriever, questions, judge, notes = _beir(request, settings, embedder, progress)
+        search_k = beir.chunks_to_search(retriever.index)
+    elif target.is_file() and target.suffix == ".jsonl":
+        retriever, questions, judge, notes = _eval_set(request, settings, embedder)
+        search_k = SEARCH_K
+    else:
+        raise TargetError(f"{target} is neither a .jsonl eval set nor a BEIR folder (corpus.jsonl, qrels/test.tsv)")
+    # The extractive answerer exactly as the service builds it.
+    answerer = ExtractiveAnswerer(settings.min_dense_score)
+    runs = run_questions(questions, retriever, answerer, judge, request.modes, search_k, progress)
+    first_mode = next(iter(runs.values()), [])
+    notes += [f"{r.id}: {note}" for r in first_mode for note in r.notes][:MAX_NOTES]
+    if "bm25" in runs:
+        notes.append("bm25 mode has no dense scores, so the answerer abstains on every question in that mode")
+    reranker = getattr(retriever, "reranker", None)
+    used = {
+        "min_dense_score": settings.min_dense_score,
+        "embedding_model": settings.embedding_model,
+        "embedding_dim": settings.embedding_dim,
+        "chunk_max_tokens": settings.chunk_max_tokens,
+        "chunk_min_tokens": settings.chunk_min_tokens,
+        "languages": list(settings.languages),
+        "candidates": retriever.candidates,
+        "reranker": type(reranker).__name__ if reranker is not None else None,
+        "search_k": search_k,
+        "ask_k": ASK_K,
+        "limit": request.limit,
+        "lang": request.lang,
+    }
+    index = retriever.index
+    return build_report(str(target), index.version, index.manifest.model, used, runs, notes)
