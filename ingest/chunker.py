@@ -75,7 +75,7 @@ def chunk_document(
     min_tokens: int = 40,
     language_of: Callable[[str], str] | None = None,
 ) -> list[Chunk]:
-    """Group a document's pieces into chunks that never cross a section and stay under `max_tokens`.
+    """Group a document's pieces into chunks that never cross a section or a page and stay under `max_tokens`.
 
     A chunk smaller than `min_tokens` joins the previous chunk of the same section when the two
     together stay within `max_tokens + min_tokens`, so no passage is a lonely line.
@@ -83,7 +83,12 @@ def chunk_document(
     groups: list[list[_Piece]] = []
     for piece in _pieces(doc, count_tokens, max_tokens):
         current = groups[-1] if groups else None
-        same_section = current is not None and current[-1].block.headings == piece.block.headings
+        # A page break ends a chunk like a section change does, so a chunk's page is the page of all its text.
+        same_section = (
+            current is not None
+            and current[-1].block.headings == piece.block.headings
+            and current[-1].block.page == piece.block.page
+        )
         size = sum(p.tokens for p in current) if current else 0
         if (
             current is not None

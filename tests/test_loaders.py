@@ -13,6 +13,7 @@ import pytest
 from fpdf import FPDF
 
 from ingest import loaders
+from ingest.chunker import chunk_document
 from ingest.documents import Block, Document
 from ingest.errors import (
     CorruptDocument,
@@ -25,10 +26,12 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.loaders._pdf_layout import PdfLine, drop_running_lines
 from ingest.loaders.docx import load_docx
 from ingest.loaders.pdf import split_paragraphs
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+BOLD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 FI_RETURNS = (
     "Tuotteen voi palauttaa neljäntoista päivän kuluessa ostosta, kun kuitti ja alkuperäinen "
@@ -164,6 +167,157 @@ def test_pdf_without_text_layer(tmp_path: Path) -> None:
     with pytest.raises(NoTextLayer) as info:
         load_document(path, "skannattu.pdf")
     assert "skannattu.pdf" in info.value.message and "OCR" in info.value.message
+
+
+class HandbookPdf(FPDF):
+    """A styled PDF with a running header and a footer carrying the page number."""
+
+    def header(self) -> None:
+        self.set_font("DejaVu", "", 8)
+        self.cell(0, 6, "Nordvik Home", align="R", new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font("DejaVu", "", 8)
+        self.cell(0, 8, f"Palautusopas | Sivu {self.page_no()}/{{nb}}", align="C")
+
+
+def make_styled_pdf(parts: list[tuple[str, str]]) -> bytes:
+    """Render ("h1" / "h2" / "h3" / "p" / "bullet" / "page", text) parts with fpdf2."""
+    pdf = HandbookPdf()
+    pdf.add_font("DejaVu", "", FONT)
+    pdf.add_font("DejaVu", "B", BOLD_FONT)
+    pdf.add_page()
+    for kind, text in parts:
+        if kind == "page":
+            pdf.add_page()
+        elif kind in ("h1", "h2", "h3"):
+            size = {"h1": 18, "h2": 14, "h3": 11}[kind]
+            pdf.ln(3)
+            pdf.set_font("DejaVu", "B", size)
+            pdf.multi_cell(0, size * 0.55, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+        elif kind == "bullet":
+            marker, _, item = text.partition(" ")
+            pdf.set_font("DejaVu", "", 11)
+            pdf.set_x(pdf.l_margin + 3)
+            pdf.cell(6, 6, marker)
+            pdf.multi_cell(0, 6, item, new_x="LMARGIN", new_y="NEXT")
+        else:
+            pdf.set_font("DejaVu", "", 11)
+            pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2.5)
+    return bytes(pdf.output())
+
+
+@pytest.fixture(scope="module")
+def handbook_pdf() -> bytes:
+    return make_styled_pdf(
+        [
+            ("h1", "Palautusopas"),
+            ("p", FI_RETURNS),
+            ("h2", "Palautuksen vaiheet"),
+            ("p", "Toimi näin:"),
+            ("bullet", "• Tulosta palautuslomake."),
+            (
+                "bullet",
+                "• Pakkaa tuote alkuperäiseen pakkaukseen ja liitä kuitti mukaan, jotta palautus voidaan "
+                "käsitellä nopeasti ilman lisäselvityksiä.",
+            ),
+            ("bullet", "- Vie paketti noutopisteeseen."),
+            ("p", "Hyvitys maksetaan samalle maksutavalle."),
+            ("h3", "Huonekalut"),
+            ("p", "Huonekalut noudetaan kotoa sovittuna päivänä."),
+            ("page", ""),
+            ("h2", "Zwroty w Polsce"),
+            ("p", PL_RETURNS),
+            ("bullet", "1. Wypełnij formularz."),
+            ("bullet", "2. Wyślij paczkę."),
+        ]
+    )
+
+
+def test_pdf_headings_from_font_sizes(tmp_path: Path, handbook_pdf: bytes) -> None:
+    doc = load_document(write(tmp_path, "opas.pdf", handbook_pdf), "opas.pdf")
+    check_invariants(doc)
+    assert doc.title == "Palautusopas"
+    headings = [(doc.text[b.start : b.end], b.level, b.page) for b in doc.blocks if b.kind == "heading"]
+    assert headings == [
+        ("Palautusopas", 1, 1),
+        ("Palautuksen vaiheet", 2, 1),
+        ("Huonekalut", 3, 1),
+        ("Zwroty w Polsce", 2, 2),
+    ]
+    assert block_with(doc, "neljäntoista").headings == ("Palautusopas",)
+    assert block_with(doc, "noudetaan kotoa").headings == ("Palautusopas", "Palautuksen vaiheet", "Huonekalut")
+    assert block_with(doc, "Łódź").headings == ("Palautusopas", "Zwroty w Polsce")
+
+
+def test_pdf_running_header_and_footer_dropped(tmp_path: Path, handbook_pdf: bytes) -> None:
+    doc = load_document(write(tmp_path, "opas.pdf", handbook_pdf), "opas.pdf")
+    assert "Nordvik Home" not in doc.text
+    assert "Sivu" not in doc.text and "Palautusopas |" not in doc.text
+    assert doc.text.startswith("Palautusopas\n\n")
+
+
+def test_pdf_single_page_keeps_header_but_not_page_number(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=FONT)
+    pdf.set_font("DejaVu", size=11)
+    pdf.add_page()
+    for line in ["Nordvik Home", FI_RETURNS, "- 1 -"]:
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+    doc = load_document(write(tmp_path, "yksi.pdf", bytes(pdf.output())), "yksi.pdf")
+    assert [doc.text[b.start : b.end][:12] for b in doc.blocks] == ["Nordvik Home", FI_RETURNS[:12]]
+
+
+def test_running_lines_match_with_page_numbers_normalised() -> None:
+    pages = [
+        [PdfLine("Käsikirja"), PdfLine(f"{word} alkaa."), PdfLine(f"{word} jatkuu."), PdfLine(f"Page {n} of 3")]
+        for n, word in enumerate(["Palautus", "Vaihto", "Hyvitys"], start=1)
+    ]
+    pages[1][-1] = PdfLine("- 2 -")
+    assert [[line.text for line in lines] for lines in drop_running_lines(pages)] == [
+        [f"{word} alkaa.", f"{word} jatkuu."] for word in ["Palautus", "Vaihto", "Hyvitys"]
+    ]
+
+
+def test_pdf_bullets_are_list_items(tmp_path: Path, handbook_pdf: bytes) -> None:
+    doc = load_document(write(tmp_path, "opas.pdf", handbook_pdf), "opas.pdf")
+    steps = block_with(doc, "palautuslomake")
+    assert steps.kind == "list"
+    assert doc.text[steps.start : steps.end].split("\n") == [
+        "• Tulosta palautuslomake.",
+        "• Pakkaa tuote alkuperäiseen pakkaukseen ja liitä kuitti mukaan, jotta palautus voidaan "
+        "käsitellä nopeasti ilman lisäselvityksiä.",
+        "- Vie paketti noutopisteeseen.",
+    ]
+    assert block_with(doc, "Hyvitys maksetaan").kind == "paragraph"
+    assert block_with(doc, "Toimi näin").kind == "paragraph"
+    numbered = block_with(doc, "Wypełnij")
+    assert doc.text[numbered.start : numbered.end] == "1. Wypełnij formularz.\n2. Wyślij paczkę."
+
+
+def test_pdf_dash_inside_a_sentence_is_not_a_bullet() -> None:
+    lines = [("Tuotteen voi palauttaa neljäntoista päivän kuluessa ostosta, ja palautusaika", 700.0)]
+    lines += [("– kuten kuluttajansuojalaki edellyttää – alkaa tuotteen vastaanottamisesta.", 686.0)]
+    assert len(split_paragraphs(lines)) == 1
+
+
+def test_pdf_chunks_stay_on_one_page(tmp_path: Path) -> None:
+    # A paragraph long enough to flow over the page break.
+    data = make_styled_pdf([("h1", "Palautusopas"), ("p", " ".join([FI_RETURNS] * 30)), ("p", "Viimeinen kappale.")])
+    doc = load_document(write(tmp_path, "pitka.pdf", data), "pitka.pdf")
+    check_invariants(doc)
+    assert {b.page for b in doc.blocks} == {1, 2}
+    chunks = chunk_document(doc, lambda text: len(text.split()), max_tokens=1000, min_tokens=40)
+    assert [chunk.page for chunk in chunks] == [1, 2]
+    for chunk in chunks:
+        pages = {b.page for b in doc.blocks if b.kind != "heading" and chunk.start <= b.start < chunk.end}
+        assert pages == {chunk.page}
+        assert chunk.section == "Palautusopas"
 
 
 # --- DOCX --------------------------------------------------------------------------------------

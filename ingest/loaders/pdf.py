@@ -1,4 +1,4 @@
-"""PDF loader (pypdf): text per page, paragraphs rebuilt from the line structure."""
+"""PDF loader (pypdf): headings, lists and paragraphs per page, without running headers and footers."""
 
 from __future__ import annotations
 
@@ -6,132 +6,29 @@ import io
 import logging
 import re
 
-from pypdf import PageObject, PasswordType, PdfReader
+from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from ingest.documents import Document
 from ingest.errors import CorruptDocument, EncryptedDocument, NoTextLayer
 from ingest.loaders._build import DocumentBuilder, clean_text
+from ingest.loaders._pdf_layout import (
+    PdfLine,
+    drop_running_lines,
+    heading_levels,
+    join_lines,
+    page_lines,
+    split_blocks,
+    split_paragraphs,
+)
 
 logger = logging.getLogger(__name__)
 
-# A line this much shorter than the page's longest line ends its paragraph.
-_SHORT_LINE = 0.6
-# Below this width every line is short, so only blank lines split paragraphs.
-_MIN_WIDTH = 40
-# A gap this many times the normal line step separates paragraphs.
-_GAP = 1.4
-# Points; closer baselines are the same line (sub- and superscripts), not a line step.
-_MIN_STEP = 2.0
 _MAX_TITLE = 100
-# A line of page text and the height of its baseline, when pypdf reported one.
-Line = tuple[str, float | None]
 # Titles that PDF producers fill in on their own and that name nothing.
 _JUNK_TITLE = re.compile(r"^(untitled|title|document\d*|microsoft (word|powerpoint) - .*)$", re.I)
 
-
-def join_lines(lines: list[str]) -> str:
-    """Join the lines of one paragraph, undoing hyphenation at line ends."""
-    text = lines[0]
-    for line in lines[1:]:
-        if text.endswith("-") and len(text) > 1 and text[-2].isalnum():
-            # "tuot-/teen" was split by the layout; "EU-/maat" and "1990-/2000" keep the hyphen.
-            lowercase_split = text[-2].islower() and line[:1].islower()
-            text = text[:-1] + line if lowercase_split else text + line
-        else:
-            text = f"{text} {line}"
-    return text
-
-
-def page_lines(page: PageObject) -> list[Line]:
-    """The page's extracted lines, each with the baseline height where it starts (None if unknown).
-
-    pypdf's plain extraction never emits blank lines, so paragraph gaps are read from positions.
-    """
-    fragments: list[tuple[str, float]] = []
-
-    def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
-        if text:
-            fragments.append((text, tm[4] * cm[1] + tm[5] * cm[3] + cm[5]))
-
-    text = page.extract_text(visitor_text=visit) or ""
-    if "".join(fragment for fragment, _ in fragments) != text:
-        return [(line, None) for line in text.split("\n")]
-    lines: list[Line] = []
-    current, height = "", None
-    for fragment, y in fragments:
-        for index, part in enumerate(fragment.split("\n")):
-            if index:
-                lines.append((current, height))
-                current, height = "", None
-            if height is None and part.strip():
-                height = y
-            current += part
-    lines.append((current, height))
-    return lines
-
-
-def _merge_soft_hyphens(lines: list[Line]) -> list[Line]:
-    # A soft hyphen at a line end marks a word the layout split: rejoin it, keep the first height.
-    merged: list[Line] = []
-    for text, height in lines:
-        if merged and merged[-1][0].rstrip().endswith("\u00ad"):
-            previous, first_height = merged.pop()
-            merged.append((previous.rstrip()[:-1] + text.lstrip(), first_height))
-        else:
-            merged.append((text, height))
-    return merged
-
-
-def _line_step(heights: list[float | None]) -> float:
-    """The normal distance between consecutive lines, 0 when unknown.
-
-    The lower quartile of the downward gaps: a few smaller gaps (footnotes) or larger ones
-    (paragraph spacing) do not move it.
-    """
-    gaps = sorted(
-        above - below
-        for above, below in zip(heights, heights[1:], strict=False)
-        if above is not None and below is not None and above - below >= _MIN_STEP
-    )
-    return gaps[len(gaps) // 4] if gaps else 0.0
-
-
-def split_paragraphs(lines: list[Line]) -> list[str]:
-    """Group a page's (text, height) lines into paragraphs.
-
-    A paragraph ends at a blank line, at a vertical gap wider than the normal line step, where
-    the text jumps up (a new column), or after a line much shorter than the page's longest.
-    """
-    # Measured before soft-hyphen merging, which makes lines longer than the page is wide.
-    width = max((len(clean_text(text)) for text, _ in lines), default=0)
-    lines = _merge_soft_hyphens(lines)
-    texts = [clean_text(text) for text, _ in lines]
-    heights = [height for _, height in lines]
-    step = _line_step(heights)
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for index, text in enumerate(texts):
-        above, here = (heights[index - 1] if index else None), heights[index]
-        gap_before = (
-            step > 0
-            and above is not None
-            and here is not None
-            and (above - here > _GAP * step or here > above + _MIN_STEP)
-        )
-        if current and (not text or gap_before):
-            paragraphs.append(join_lines(current))
-            current = []
-        if not text:
-            continue
-        current.append(text)
-        short = width >= _MIN_WIDTH and len(text) < _SHORT_LINE * width
-        if short and not text.endswith(("-", ",")):
-            paragraphs.append(join_lines(current))
-            current = []
-    if current:
-        paragraphs.append(join_lines(current))
-    return paragraphs
+__all__ = ["join_lines", "load_pdf", "page_lines", "split_paragraphs"]
 
 
 def _open(data: bytes, source: str) -> PdfReader:
@@ -181,22 +78,29 @@ def load_pdf(data: bytes, source: str) -> Document:
         raise CorruptDocument(f"{source} has no pages; re-export it")
     builder = DocumentBuilder(source)
     failed = 0
-    first: str | None = None
+    read: list[tuple[int, list[PdfLine]]] = []
     for number, page in enumerate(pages, start=1):
         try:
-            lines = page_lines(page)
+            read.append((number, page_lines(page)))
         except Exception as exc:  # one unreadable page should not lose the rest
             failed += 1
             logger.warning("%s: could not read page %d: %s", source, number, exc)
-            continue
-        for paragraph in split_paragraphs(lines):
-            first = first or paragraph
-            builder.add(paragraph, page=number, keep_lines=False)
+    texts = drop_running_lines([lines for _, lines in read])
+    level_of = heading_levels(texts)
+    first: str | None = None
+    # Pages are split apart, so every block lies on the one page where it starts.
+    for (number, _), lines in zip(read, texts, strict=True):
+        for block in split_blocks(lines, level_of):
+            first = first or block.text
+            if block.level:
+                builder.heading(block.text, block.level, page=number)
+            else:
+                builder.add(block.text, block.kind, page=number, keep_lines=block.kind == "list")
     if not builder.blocks and failed:
         raise CorruptDocument(f"{source}: none of its {len(pages)} pages could be read; re-export it")
     if not builder.blocks:
         raise NoTextLayer(
             f"{source} has no text layer (it looks like a scan); run OCR on it or export it from the original with text"
         )
-    title = _metadata_title(reader) or (first if first and _heading_like(first) else None)
+    title = _metadata_title(reader) or builder.first_heading(1) or (first if first and _heading_like(first) else None)
     return builder.build(title, {"pages": str(len(pages))})
