@@ -73,6 +73,8 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         tuple(settings.languages),
         llm_timeout_s=settings.llm_timeout_s,
         llm_min_support=settings.llm_min_support,
+        fusion=settings.fusion,
+        keyword_weight=settings.keyword_weight,
     )
     return KnowledgeService(
         build_store(settings, index_dir),

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and keyword (BM25) rankings fused by reciprocal rank, filtered first."""
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) scores fused, with filters applied before ranking."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ingest.language import detect_language
 from ingest.store.layout import LoadedIndex
 
 Mode = Literal["dense", "bm25", "hybrid"]
+Fusion = Literal["score", "rrf"]
 RRF_K = 60
 # Passages whose vectors are this close are the same text in another file: show only one.
 NEAR_DUPLICATE_COSINE = 0.97
@@ -43,10 +44,15 @@ class Filters:
         return not (self.source_prefix or self.languages or self.tags) and self.groups is None
 
 
+def can_see(document_groups: frozenset[str] | list[str], caller_groups: tuple[str, ...] | None) -> bool:
+    """A document without groups is public; one with groups needs a caller sharing one (None sees all)."""
+    return caller_groups is None or not document_groups or not set(document_groups).isdisjoint(caller_groups)
+
+
 @dataclass
 class Hit:
     chunk: Chunk
-    score: float  # fused score (RRF) in hybrid mode, else the backend's own score
+    score: float  # fused score in hybrid mode, else the backend's own score
     dense_score: float | None = None  # cosine similarity, when the dense retriever saw this chunk
     keyword_score: float | None = None
     chunk_int: int = 0
@@ -76,6 +82,12 @@ class QueryEmbeddingCache:
         self.size = size
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    def prefill(self, texts: list[str]) -> None:
+        """Embed many queries in batches up front (evaluation runs); grows the cache to hold them."""
+        self.size = max(self.size, len(texts) + 16)
+        for text, vector in zip(texts, self.embedder.embed_queries(texts), strict=True):
+            self._items[text] = vector
+
     def __call__(self, text: str) -> np.ndarray:
         if text in self._items:
             self._items.move_to_end(text)
@@ -99,6 +111,8 @@ class Retriever:
         candidates: int = 50,
         query_cache: QueryEmbeddingCache | None = None,
         reranker: Reranker | None = None,
+        fusion: Fusion = "score",
+        keyword_weight: float = 0.15,
     ) -> None:
         if index.manifest.model != model_id:
             raise ModelMismatch(
@@ -111,6 +125,8 @@ class Retriever:
         self.candidates = candidates
         self.embed_query = query_cache or QueryEmbeddingCache(embedder)
         self.reranker = reranker
+        self.fusion = fusion
+        self.keyword_weight = keyword_weight
         self._ids = np.fromiter(index.chunks.keys(), dtype=np.int64, count=len(index.chunks))
         chunks = list(index.chunks.values())
         self._sources = np.array([c.source for c in chunks], dtype=object)
@@ -133,9 +149,7 @@ class Retriever:
             wanted = set(filters.tags)
             mask &= np.array([bool(t & wanted) for t in self._tags], dtype=bool)
         if filters.groups is not None:
-            caller = set(filters.groups)
-            # A document without groups is public; one with groups needs a shared group.
-            mask &= np.array([not g or bool(g & caller) for g in self._groups], dtype=bool)
+            mask &= np.array([can_see(g, filters.groups) for g in self._groups], dtype=bool)
         return self._ids[mask]
 
     def search(
@@ -160,10 +174,13 @@ class Retriever:
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             dense_scores = scores[:EVIDENCE_POOL]
             timings["dense_search"] = _ms(t)
+        max_keyword = 0.0
         if mode in ("bm25", "hybrid"):
             t = time.perf_counter()
-            ids, scores = self.index.keywords.search(analyze(query, language), pool, allowed)
+            terms = analyze(query, language)
+            ids, scores = self.index.keywords.search(terms, pool, allowed)
             keyword = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            max_keyword = self.index.keywords.max_score(terms)
             timings["keyword_search"] = _ms(t)
         t = time.perf_counter()
         if mode == "dense":
@@ -171,7 +188,11 @@ class Retriever:
         elif mode == "bm25":
             fused = keyword
         else:
-            fused = reciprocal_rank_fusion([list(dense), list(keyword)])
+            fused = (
+                reciprocal_rank_fusion([list(dense), list(keyword)])
+                if self.fusion == "rrf"
+                else coverage_score_fusion(dense, keyword, max_keyword, self.keyword_weight)
+            )
         ranked = sorted(fused, key=lambda i: -fused[i])
         hits = [Hit(self.index.chunks[i], float(fused[i]), dense.get(i), keyword.get(i), i) for i in ranked]
         if self.reranker is not None:
@@ -202,6 +223,26 @@ class Retriever:
             kept.append(hit)
             kept_vectors.append(vector)
         return kept
+
+
+def coverage_score_fusion(
+    dense: dict[int, float], keyword: dict[int, float], max_keyword: float, weight: float
+) -> dict[int, float]:
+    """Cosine similarity plus `weight * coverage²`, coverage = BM25 score / the query's maximum.
+
+    The maximum is what a passage holding every query word once would score (sum of idfs), so
+    coverage says how much of the question's weighted vocabulary a passage shares, in any corpus.
+    A stray match of one common word (typical of cross-lingual questions) adds almost nothing;
+    a passage sharing the question's rare words gains up to `weight`. Measured against reciprocal
+    rank fusion in docs/benchmarks.md, where RRF let weak keyword matches outrank the right passage.
+    A keyword-only hit gets the weakest dense score of the pool as its dense part.
+    """
+    floor = min(dense.values()) if dense else 0.0
+    scale = max(max_keyword, 1e-9)
+    return {
+        i: dense.get(i, floor) + weight * min(1.0, keyword.get(i, 0.0) / scale) ** 2
+        for i in dense.keys() | keyword.keys()
+    }
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:

@@ -11,11 +11,15 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.llm_answer import LLMAnswerer
-from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
+from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
 from ingest.embedder import Embedder
-from ingest.store.layout import IndexStore
+from ingest.store.layout import IndexCorrupt, IndexStore
 
 log = logging.getLogger(__name__)
+
+
+class NoLoadableIndex(IndexCorrupt):
+    """The live index version is corrupt and no earlier version on disk could be loaded either."""
 
 
 @dataclass
@@ -25,6 +29,8 @@ class ServiceConfig:
     candidates: int = 50
     llm_timeout_s: float = 20.0
     llm_min_support: float = 0.5
+    fusion: Fusion = "score"
+    keyword_weight: float = 0.15
 
 
 class KnowledgeService:
@@ -66,8 +72,38 @@ class KnowledgeService:
         self.last_error: str | None = None
 
     def load(self) -> None:
-        """Load the live version now (blocking); raises if there is none or it is unusable."""
-        self._retriever = self._build(self.store.current_version())
+        """Load the live version now (blocking); raises if there is none or it is unusable.
+
+        A corrupt live version is logged and the newest older version that loads is served
+        instead, so one damaged file does not take the assistant down; /readyz reports it.
+
+        Raises:
+            IndexNotFound: nothing has been ingested.
+            NoLoadableIndex: the live version is corrupt and no earlier version loads.
+            IndexFormatMismatch, ModelMismatch: the index must be rebuilt for this software or model.
+        """
+        live = self.store.current_version()
+        try:
+            self._retriever = self._build(live)
+            return
+        except IndexCorrupt as exc:
+            problem = str(exc)
+        assert live is not None
+        for version in self.store.finished_versions():
+            if version >= live:
+                continue
+            try:
+                self._retriever = self._build(version)
+            except IndexCorrupt as exc:
+                log.error("earlier index version %s is not loadable either: %s", version, exc)
+                continue
+            self._failed.add(live)
+            self.last_error = f"{problem}; serving the earlier version {version} instead until a new ingest"
+            log.error(self.last_error)
+            return
+        raise NoLoadableIndex(
+            f"{problem}. No earlier version could be loaded instead; re-run `assistant ingest FOLDER` to rebuild it."
+        )
 
     def _build(self, version: str | None) -> Retriever:
         index = self.store.load(version)
@@ -79,6 +115,8 @@ class KnowledgeService:
             self.config.candidates,
             self._query_cache,
             self.reranker,
+            self.config.fusion,
+            self.config.keyword_weight,
         )
 
     @property

@@ -6,11 +6,34 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
+
+
+class ApiKey(BaseModel):
+    """One API key: stored only as the SHA-256 of the key (`assistant hash-key` prints it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., min_length=1, description="Who holds the key; used for rate limits and logs.")
+    sha256: str = Field(..., description="Hex SHA-256 of the key's UTF-8 bytes.")
+    role: Literal["agent", "manager"] = Field(
+        ..., description="agent: ask, search, feedback, documents; manager: also /v1/manage."
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="Access groups: restricted documents sharing one are visible."
+    )
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        value = value.strip().lower()
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError("sha256 must be 64 hex characters; make one with `assistant hash-key`")
+        return value
 
 
 class Settings(BaseSettings):
@@ -64,6 +87,21 @@ class Settings(BaseSettings):
     max_top_k: int = Field(50, description="Largest top_k a request may ask for.", ge=1)
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(8000, description="Port `assistant serve` listens on.")
+    fusion: Literal["score", "rrf"] = Field(
+        "score",
+        description=(
+            "How hybrid search combines dense and keyword results: 'score' (cosine + saturated BM25, "
+            "the measured best) or 'rrf' (reciprocal rank fusion)."
+        ),
+    )
+    keyword_weight: float = Field(
+        0.15,
+        description=(
+            "Largest boost keyword matching adds to a passage's cosine similarity, reached when the "
+            "passage holds all of the question's words (score fusion only)."
+        ),
+        ge=0,
+    )
     reranker_model: str = Field(
         "", description="Sentence-transformers CrossEncoder name or folder to rerank candidates; empty = off."
     )
@@ -91,6 +129,23 @@ class Settings(BaseSettings):
             "SQLite file for agents' feedback and the question log (content gaps); "
             "unset means feedback.sqlite beside the served index folder."
         ),
+    )
+
+    api_keys: list[ApiKey] = Field(
+        default_factory=list,
+        description=(
+            'API keys as a JSON list of {"name", "sha256", "role", "groups"}. Empty in development '
+            "leaves every route open; production refuses to start without keys (docs/security.md)."
+        ),
+    )
+    rate_limit_per_minute: int = Field(
+        300, description="Requests per minute per API key (token bucket, bursts up to this many); 0 = off.", ge=0
+    )
+    max_request_bytes: int = Field(
+        1_000_000, description="Largest request body outside uploads; bigger ones get 413.", ge=1
+    )
+    request_timeout_s: float = Field(
+        30.0, description="Seconds an ask or search may take before it is answered with 503.", gt=0
     )
 
     @property

@@ -26,6 +26,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
     def count_tokens(self, text: str) -> int: ...
 
 
@@ -88,6 +90,17 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vector[0], dtype=np.float32)
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Many queries in batches: several times the throughput of one at a time (evaluation runs)."""
+        vectors = self.model.encode(
+            list(texts),
+            prompt_name=self._query_prompt,
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -123,6 +136,9 @@ class LazyEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.loaded.embed_query(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.loaded.embed_queries(texts)
 
     def count_tokens(self, text: str) -> int:
         return self.loaded.count_tokens(text)

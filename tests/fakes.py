@@ -39,5 +39,8 @@ class FakeEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return normalise(self._embed(text)[None, :])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self.embed_query(t) for t in texts])
+
     def count_tokens(self, text: str) -> int:
         return rough_token_count(text)

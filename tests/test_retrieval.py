@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from assistant.retriever import Filters, ModelMismatch, Retriever, reciprocal_rank_fusion
+from assistant.retriever import Filters, ModelMismatch, Retriever, coverage_score_fusion, reciprocal_rank_fusion
 from ingest.sync import sync_folder
 from tests.conftest import write_corpus
 
@@ -17,6 +18,33 @@ def test_reciprocal_rank_fusion_matches_hand_computation() -> None:
     assert fused[3] == pytest.approx(1 / 63 + 1 / 61)
     assert fused[2] == pytest.approx(1 / 62)
     assert sorted(fused, key=lambda i: -fused[i]) == [1, 3, 2]
+
+
+def test_coverage_score_fusion_matches_hand_computation() -> None:
+    fused = coverage_score_fusion({1: 0.8, 2: 0.6}, {2: 5.0, 3: 10.0}, max_keyword=10.0, weight=0.2)
+    assert fused[1] == pytest.approx(0.8)
+    assert fused[2] == pytest.approx(0.6 + 0.2 * 0.5**2)
+    # A keyword-only hit gets the weakest dense score of the pool as its dense part.
+    assert fused[3] == pytest.approx(0.6 + 0.2)
+
+
+def test_a_stray_keyword_match_cannot_outrank_a_clearly_better_dense_match() -> None:
+    fused = coverage_score_fusion({1: 0.70, 2: 0.55}, {2: 3.0}, max_keyword=12.0, weight=0.15)
+    assert fused[1] > fused[2]
+    rrf = reciprocal_rank_fusion([[1, 2], [2]])
+    assert rrf[2] > rrf[1]  # the failure mode measured on the demo eval set
+
+
+def test_bm25_max_score_is_the_sum_of_idfs() -> None:
+    from ingest.store.bm25_index import BM25Index
+
+    index = BM25Index()
+    index.add(np.arange(4, dtype=np.int64), [["blik", "kod"], ["kod"], ["karta"], ["przelew"]])
+    # A passage of average length holding the term once scores exactly its idf.
+    idf_blik = np.log1p((4 - 1 + 0.5) / 1.5)
+    assert index.max_score(["blik"]) == pytest.approx(idf_blik)
+    # Unknown words count at the highest idf.
+    assert index.max_score(["blik", "zzz"]) == pytest.approx(2 * idf_blik)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ class BM25Index:
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, term counts)
         self._weights: sparse.csc_matrix | None = None
         self._row_ids = np.zeros(0, dtype=np.int64)
+        self._idf = np.zeros(0, dtype=np.float32)
 
     def add(self, ids: np.ndarray, terms: list[list[str]]) -> None:
         for chunk_id, tokens in zip(ids, terms, strict=True):
@@ -53,6 +54,7 @@ class BM25Index:
         n_docs, n_terms = len(row_ids), max(len(self._vocab), 1)
         df = np.bincount(cols, minlength=n_terms).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        self._idf = idf
         avg = float(lengths.mean()) if n_docs else 1.0
         row_len = np.repeat(lengths, np.diff(indptr))
         weight = idf[cols] * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * row_len / avg))
@@ -74,6 +76,18 @@ class BM25Index:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
         order = candidates[np.argsort(-scores[candidates], kind="stable")]
         return self._row_ids[order], scores[order].astype(np.float32)
+
+    def max_score(self, terms: list[str]) -> float:
+        """The score of a passage of average length holding each query term once: the sum of idfs.
+
+        Terms the index has never seen count at the highest idf, so a question in a language the
+        corpus lacks has a large maximum and its stray matches a small share of it.
+        """
+        if self._weights is None:
+            self._weights = self._build()
+        n = max(len(self._row_ids), 1)
+        rare = float(np.log1p((n - 1 + 0.5) / 1.5))
+        return float(sum(self._idf[self._vocab[t]] if t in self._vocab else rare for t in set(terms)))
 
     def save(self, folder: Path) -> list[Path]:
         row_ids, indptr, cols, tf = self._stacked()
