@@ -23,11 +23,13 @@ from ingest.language import detect_language
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
-from ingest.store.layout import IndexStore, ids_of, new_version_name
+from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".meta.json"
+# Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
+PIPELINE_VERSION = 2
 
 
 class Progress(Protocol):
@@ -55,6 +57,10 @@ class SyncOptions:
     chunk_min_tokens: int = 40
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     keep_versions: int = 3
+
+    def fingerprint(self) -> str:
+        """What decides the passages a file yields; an index built with another one is rebuilt."""
+        return f"{PIPELINE_VERSION}:{self.chunk_max_tokens}:{self.chunk_min_tokens}:{','.join(self.languages)}"
 
 
 @dataclass
@@ -94,7 +100,23 @@ def _read_sidecar(path: Path) -> tuple[dict[str, list[str]], bytes]:
         return {}, b""
     raw = sidecar.read_bytes()
     data = json.loads(raw)
-    return {k: [str(v) for v in data.get(k, [])] for k in ("tags", "groups")}, raw
+    # Strict: a misspelt sidecar must not silently make a restricted document public.
+    if not isinstance(data, dict) or any(
+        not isinstance(data.get(k, []), list) or not all(isinstance(v, str) for v in data.get(k, []))
+        for k in ("tags", "groups")
+    ):
+        raise ValueError(f'{sidecar.name} must be {{"tags": ["..."], "groups": ["..."]}} with lists of strings')
+    return {k: list(data.get(k, [])) for k in ("tags", "groups")}, raw
+
+
+def _content_hash(path: Path, sidecar: bytes) -> str:
+    """SHA-256 of the file then its sidecar, read in blocks so a huge file never sits in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(b"\x00" + sidecar)
+    return digest.hexdigest()
 
 
 def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
@@ -109,7 +131,7 @@ def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
         source = relative.as_posix()
         try:
             meta, sidecar = _read_sidecar(path)
-            digest = hashlib.sha256(path.read_bytes() + b"\x00" + sidecar).hexdigest()
+            digest = _content_hash(path, sidecar)
         except (OSError, ValueError) as exc:
             failures.append(FailureRecord(source, "unreadable", f"{source} could not be read: {exc}"))
             continue
@@ -132,6 +154,17 @@ def prepare_chunks(doc: Document, embedder: Embedder, options: SyncOptions) -> l
         options.chunk_min_tokens,
         language_of=lambda text: detect_language(text, languages, default=doc.language or "en"),
     )
+
+
+def _load_previous(store: IndexStore) -> LoadedIndex | None:
+    """The live version to update, or None to build from scratch (nothing yet, or it is corrupt)."""
+    if not store.current_version():
+        return None
+    try:
+        return store.load()
+    except IndexCorrupt as exc:
+        log.error("%s; rebuilding the index from the folder", exc)
+        return None
 
 
 def _now() -> str:
@@ -157,8 +190,12 @@ def sync_folder(
     report = SyncReport()
     with store.lock():
         store.collect_garbage(options.keep_versions)
-        previous = store.load() if store.current_version() else None
-        same_model = previous is not None and previous.manifest.model == model_id
+        previous = _load_previous(store)
+        pipeline = options.fingerprint()
+        # Another model or another chunking means no old passage can be reused: rebuild everything.
+        same_model = (
+            previous is not None and previous.manifest.model == model_id and previous.manifest.pipeline == pipeline
+        )
         old_docs = previous.manifest.documents if previous and same_model else {}
         files, report.failed = scan(root)
         progress.begin("files", len(files))
@@ -249,6 +286,7 @@ def sync_folder(
             root=str(root),
             documents=dict(sorted(records.items())),
             failures=report.failed,
+            pipeline=pipeline,
         )
         store.write_version(manifest, all_chunks, vector_index, keyword_index)
         store.publish(manifest.index_version)

@@ -168,3 +168,12 @@ def test_sigkill_during_ingest_leaves_previous_version_loadable(corpus, store, e
     report = ingest(corpus, store, embedder, cache)
     assert report.complete
     assert not list(store.versions.glob(".tmp-*"))
+
+
+def test_changed_chunking_settings_rebuild_every_document(corpus, store, embedder, cache) -> None:
+    from ingest.sync import SyncOptions
+
+    sync_folder(corpus, store, embedder, embedder.model_id, cache, SyncOptions(chunk_max_tokens=200))
+    report = sync_folder(corpus, store, embedder, embedder.model_id, cache, SyncOptions(chunk_max_tokens=20))
+    assert sorted(report.added) == sorted(CORPUS)
+    assert store.load().manifest.pipeline == SyncOptions(chunk_max_tokens=20).fingerprint()

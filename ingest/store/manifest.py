@@ -44,6 +44,7 @@ class Manifest:
     failures: list[FailureRecord] = field(default_factory=list)
     checksums: dict[str, str] = field(default_factory=dict)
     chunk_count: int = 0
+    pipeline: str = ""  # SyncOptions.fingerprint() of the ingest that built it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
