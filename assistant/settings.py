@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     fusion: Literal["score", "rrf"] = Field(
         "score",
         description=(
-            "How hybrid search combines dense and keyword results: 'score' (cosine + BM25 coverage, the measured best) or 'rrf' (reciprocal rank fusion)."
+            "How hybrid search combines dense and keyword results: 'score' (cosine + BM25 coverage, "
+            "the measured best) or 'rrf' (reciprocal rank fusion)."
         ),
     )
     keyword_weight: float = Field(
