@@ -8,18 +8,20 @@ import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.answer import Answer, Citation
+from assistant.auth import CurrentCaller, build_authenticator
 from assistant.components import build_feedback_log
 from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
 from assistant.feedback_api import feedback_router
 from assistant.ingest_job import IngestJob
+from assistant.limits import BodySizeLimit, run_with_timeout
 from assistant.manage_api import manage_router
 from assistant.retriever import Filters, Hit
 from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
@@ -29,6 +31,10 @@ from assistant.web import web_router
 from ingest.store.layout import IndexError_
 
 log = logging.getLogger(__name__)
+UPLOAD_PATH = "/v1/manage/upload"
+# Upload bodies may carry several files of up to max_file_bytes each; this many fit in one request.
+UPLOAD_FILES_PER_REQUEST = 20
+Groups = tuple[str, ...] | None
 
 
 def document_url(hit: Hit) -> str:
@@ -55,10 +61,11 @@ def citation_out(citation: Citation) -> CitationOut:
     )
 
 
-def to_filters(filters: FiltersIn | None) -> Filters:
+def to_filters(filters: FiltersIn | None, groups: Groups = None) -> Filters:
+    """The request's filters plus the caller's access groups (None: sees every document)."""
     if filters is None:
-        return Filters()
-    return Filters(filters.source_prefix, tuple(filters.languages), tuple(filters.tags))
+        return Filters(groups=groups)
+    return Filters(filters.source_prefix, tuple(filters.languages), tuple(filters.tags), groups)
 
 
 def _validate_text(text: str, field: str, settings: Settings) -> str:
@@ -92,20 +99,20 @@ def answer_out(answer: Answer, version: str) -> AskOut:
     )
 
 
-def run_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> AskOut:
+def run_ask(service: KnowledgeService, settings: Settings, body: AskIn, groups: Groups = None) -> AskOut:
     """The /v1/ask response; the CLI prints the same body with `--json`."""
     question = _validate_text(body.question, "question", settings)
     top_k = _validate_top_k(body.top_k, settings)
-    answer, version = service.ask(question, top_k, to_filters(body.filters))
+    answer, version = service.ask(question, top_k, to_filters(body.filters, groups))
     return answer_out(answer, version)
 
 
-def stream_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> Iterator[str]:
+def stream_ask(service: KnowledgeService, settings: Settings, body: AskIn, groups: Groups = None) -> Iterator[str]:
     """Server-sent events: `draft` events with text as the model writes, then one `answer` event
     holding the checked /v1/ask body, which replaces the draft."""
     question = _validate_text(body.question, "question", settings)
     top_k = _validate_top_k(body.top_k, settings)
-    pieces, result, version = service.ask_stream(question, top_k, to_filters(body.filters))
+    pieces, result, version = service.ask_stream(question, top_k, to_filters(body.filters, groups))
 
     def events() -> Iterator[str]:
         for piece in pieces:
@@ -118,15 +125,19 @@ def stream_ask(service: KnowledgeService, settings: Settings, body: AskIn) -> It
     return events()
 
 
-def run_search(service: KnowledgeService, settings: Settings, body: SearchIn) -> SearchOut:
+def run_search(service: KnowledgeService, settings: Settings, body: SearchIn, groups: Groups = None) -> SearchOut:
     query = _validate_text(body.query, "query", settings)
     top_k = _validate_top_k(body.top_k, settings)
-    result, version = service.search(query, top_k, to_filters(body.filters))
+    result, version = service.search(query, top_k, to_filters(body.filters, groups))
     hits = [citation_out(Citation(n, hit, None)) for n, hit in enumerate(result.hits, start=1)]
     return SearchOut(hits=hits, index_version=version, timings_ms=result.timings_ms)
 
 
 def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
+    """The HTTP app. Raises InsecureSettings when the settings are unsafe for production."""
+    auth = build_authenticator(settings)
+    # Who may call what, in one place: agents query and read documents, managers also manage.
+    agent, manager = auth.require("agent"), auth.require("manager")
     app = FastAPI(
         title="Support knowledge assistant",
         version="1",
@@ -146,6 +157,12 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.feedback = feedback = build_feedback_log(settings, service.store.root)
     app.state.ingest = IngestJob(service, settings)
+    app.state.auth = auth
+    upload_limit = settings.max_file_bytes * UPLOAD_FILES_PER_REQUEST + settings.max_request_bytes
+    app.add_middleware(
+        BodySizeLimit,
+        limit_for=lambda path: upload_limit if path == UPLOAD_PATH else settings.max_request_bytes,
+    )
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -159,7 +176,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -190,36 +207,49 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         if not service.ready:
             return error_response(503, "not_ready", "The index or model is still loading.")
         retriever = service.retriever()
-        return JSONResponse(
-            {
-                "status": "ready",
-                "index_version": retriever.index.version,
-                "chunks": len(retriever.index.chunks),
-            }
-        )
+        body: dict[str, object] = {
+            "status": "ready",
+            "index_version": retriever.index.version,
+            "chunks": len(retriever.index.chunks),
+        }
+        if service.last_error:
+            body["error"] = service.last_error
+        return JSONResponse(body)
 
     @app.get("/metrics", summary="Prometheus metrics")
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/v1/ask", response_model=AskOut, responses={422: {"model": ErrorOut}})
-    def ask(body: AskIn) -> AskOut:
-        response = run_ask(service, settings, body)
-        answers.labels(str(response.found).lower()).inc()
-        feedback.record_question(body.question, response.language, response.found, response.index_version)
-        return response
+    timeout = settings.request_timeout_s
+    query_errors: dict[int | str, dict[str, object]] = {c: {"model": ErrorOut} for c in (401, 422, 429, 503)}
 
-    @app.post("/v1/ask/stream", summary="Ask, streaming the answer as server-sent events")
-    def ask_stream(body: AskIn) -> StreamingResponse:
-        return StreamingResponse(stream_ask(service, settings, body), media_type="text/event-stream")
+    @app.post("/v1/ask", response_model=AskOut, responses=query_errors, dependencies=[Depends(agent)])
+    async def ask(body: AskIn, caller: CurrentCaller) -> AskOut:
+        def work() -> AskOut:
+            response = run_ask(service, settings, body, caller.groups)
+            answers.labels(str(response.found).lower()).inc()
+            feedback.record_question(body.question, response.language, response.found, response.index_version)
+            return response
 
-    @app.post("/v1/search", response_model=SearchOut, responses={422: {"model": ErrorOut}})
-    def search(body: SearchIn) -> SearchOut:
-        return run_search(service, settings, body)
+        return await run_with_timeout(timeout, work)
 
-    app.include_router(documents_router(service))
-    app.include_router(feedback_router(feedback))
-    app.include_router(manage_router(service, settings, feedback, app.state.ingest))
+    @app.post(
+        "/v1/ask/stream",
+        summary="Ask, streaming the answer as server-sent events",
+        responses=query_errors,
+        dependencies=[Depends(agent)],
+    )
+    async def ask_stream(body: AskIn, caller: CurrentCaller) -> StreamingResponse:
+        events = await run_with_timeout(timeout, stream_ask, service, settings, body, caller.groups)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    @app.post("/v1/search", response_model=SearchOut, responses=query_errors, dependencies=[Depends(agent)])
+    async def search(body: SearchIn, caller: CurrentCaller) -> SearchOut:
+        return await run_with_timeout(timeout, run_search, service, settings, body, caller.groups)
+
+    app.include_router(documents_router(service, [Depends(agent)]))
+    app.include_router(feedback_router(feedback, [Depends(agent)]))
+    app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
     app.include_router(web_router())
 
     return app

@@ -12,9 +12,18 @@ from ingest.sentences import sentence_spans
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _MARKER_AFTER_END = re.compile(r"\s*([.!?…])\s*((?:\[\d{1,2}\])+)")
-_URL = re.compile(r"https?://[^\s)\]>\"']+|www\.[^\s)\]>\"']+", re.IGNORECASE)
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+# Web links, protocol-relative links, other schemes a renderer might follow, and e-mail addresses.
+_URL = re.compile(
+    r"https?://[^\s)\]>\"']+|www\.[^\s)\]>\"']+"
+    r"|(?<![\w:/])//[\w-]+(?:\.[\w-]+)+[^\s)\]>\"']*"
+    r"|\b(?:mailto|javascript|data|file|ftp|tel|sms):[^\s)\]>\"']+"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    re.IGNORECASE,
+)
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
 _LINK = re.compile(r"\[([^\]]+)\]\((?:[^)]*)\)")
+# An HTML tag (not an <https://...> autolink): answers are plain text, markup could load or run things.
+_HTML_TAG = re.compile(r"</?[a-zA-Z][\w-]*(?:\s[^<>]*)?/?>")
 
 
 @dataclass
@@ -26,12 +35,15 @@ class CheckedAnswer:
 
 
 def strip_foreign_links(text: str, passages: list[str]) -> tuple[str, list[str]]:
-    """Remove images and URLs that do not appear in any passage (no exfiltration through links)."""
+    """Remove images, HTML tags and links that do not appear in any passage (no exfiltration through links)."""
     flags: list[str] = []
     allowed = " ".join(passages)
     if _IMAGE.search(text):
         flags.append("image removed")
         text = _IMAGE.sub("", text)
+    if _HTML_TAG.search(text):
+        flags.append("html removed")
+        text = _HTML_TAG.sub("", text)
 
     def link(match: re.Match[str]) -> str:
         return match.group(1)

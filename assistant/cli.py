@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from assistant.api import ApiError, create_app, run_ask, run_search
+from assistant.auth import InsecureSettings, check_security, generate_key, key_entry
 from assistant.components import build_cache, build_embedder, build_service, build_store, model_id
 from assistant.retriever import Mode, ModelMismatch
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
@@ -199,6 +200,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    try:
+        check_security(settings)
+    except InsecureSettings as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
     service = build_service(settings, args.index)
     try:
         service.load()
@@ -272,6 +278,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_REGRESSED if found else EXIT_OK
 
 
+def cmd_hash_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Print an ASSISTANT_API_KEYS entry for a key read from stdin, or for a new random key (shown on stderr)."""
+    key = generate_key() if args.generate else sys.stdin.readline().rstrip("\r\n")
+    try:
+        entry = key_entry(key, args.name, args.role, args.group or [])
+    except InsecureSettings as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    if args.generate:
+        err.print(Text(f"New key for {args.name} (shown once, stored nowhere): {key}"), soft_wrap=True)
+    print(json.dumps(entry, ensure_ascii=False))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -322,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--limit", type=int, help="only the first N questions (BEIR: judged queries)")
     evaluation.add_argument("--lang", help="language of questions that have none (BEIR default: known per dataset)")
     evaluation.set_defaults(func=cmd_eval)
+
+    hashing = sub.add_parser("hash-key", help="make an ASSISTANT_API_KEYS entry (key read from stdin)")
+    hashing.add_argument("--generate", action="store_true", help="make a new random key instead of reading one")
+    hashing.add_argument("--name", required=True, help="who holds the key")
+    hashing.add_argument("--role", choices=["agent", "manager"], default="agent", help="default agent")
+    hashing.add_argument("--group", action="append", help="access group; repeat for several")
+    hashing.set_defaults(func=cmd_hash_key)
     return parser
 
 

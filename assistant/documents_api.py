@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter
+from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse
 
+from assistant.auth import Caller, CurrentCaller
 from assistant.errors import ApiError
-from assistant.retriever import Hit
+from assistant.retriever import Hit, can_see
 from assistant.service import KnowledgeService
 
 
-def documents_router(service: KnowledgeService) -> APIRouter:
-    router = APIRouter()
+def documents_router(service: KnowledgeService, dependencies: Sequence[Depends]) -> APIRouter:
+    """Document routes; `dependencies` must include the role check that identifies the caller."""
+    router = APIRouter(dependencies=list(dependencies))
 
-    def _document_path(source: str) -> tuple[Path, list[Hit]]:
+    def _document_path(source: str, who: Caller) -> tuple[Path, list[Hit]]:
         retriever = service.retriever()
         manifest = retriever.index.manifest
-        if source not in manifest.documents:
+        record = manifest.documents.get(source)
+        # A restricted document looks exactly like a missing one to a caller outside its groups.
+        if record is None or not can_see(record.groups, who.groups):
             raise ApiError(404, "document_not_found", f"No indexed document is called {source}.")
         chunks = sorted((c for c in retriever.index.chunks.values() if c.source == source), key=lambda c: c.ordinal)
         return Path(manifest.root) / source, [Hit(c, 0.0) for c in chunks]
 
     @router.get("/v1/documents/{source:path}", summary="The original document file")
-    def document(source: str) -> FileResponse:
-        path, _ = _document_path(source)
+    def document(source: str, who: CurrentCaller) -> FileResponse:
+        path, _ = _document_path(source, who)
         if not path.is_file():
             raise ApiError(404, "document_missing", f"{source} is indexed but no longer on disk.")
         return FileResponse(path, filename=Path(source).name, content_disposition_type="inline")
@@ -37,8 +43,8 @@ def documents_router(service: KnowledgeService) -> APIRouter:
         response_class=HTMLResponse,
         summary="The document's passages, each addressable as #chunk-<id>",
     )
-    def view(source: str) -> HTMLResponse:
-        _, hits = _document_path(source)
+    def view(source: str, who: CurrentCaller) -> HTMLResponse:
+        _, hits = _document_path(source, who)
         title = html.escape(hits[0].chunk.title or source) if hits else html.escape(source)
         rows, section = [], None
         for hit in hits:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.params import Depends
 
 from assistant.feedback import Feedback, FeedbackLog
 from assistant.schemas import ErrorOut, FeedbackIn, FeedbackOut
 
 
-def feedback_router(feedback: FeedbackLog) -> APIRouter:
+def feedback_router(feedback: FeedbackLog, dependencies: Sequence[Depends] = ()) -> APIRouter:
+    """The feedback route; `dependencies` (e.g. a role check) apply to it."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         feedback.close()
 
-    router = APIRouter(lifespan=lifespan)
+    router = APIRouter(lifespan=lifespan, dependencies=list(dependencies))
 
     @router.post(
         "/v1/feedback",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from ingest.embedder import Embedder
 log = logging.getLogger(__name__)
 LANGUAGE_NAMES = {"en": "English", "fi": "Finnish", "pl": "Polish", "th": "Thai"}
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+_DELIMITER = re.compile(r"<\s*/?\s*passages\s*>", re.IGNORECASE)
 
 
 def load_prompt(folder: Path = PROMPTS_DIR) -> ChatPromptTemplate:
@@ -55,12 +57,17 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     )
 
 
+def fence(text: str) -> str:
+    """Defuse passage text that imitates the <passages> delimiters, so it cannot end the data block."""
+    return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+
+
 def format_passages(hits: list[Hit]) -> str:
     blocks = []
     for n, hit in enumerate(hits, start=1):
         chunk = hit.chunk
         where = ", ".join(x for x in [chunk.title, f"page {chunk.page}" if chunk.page else None, chunk.section] if x)
-        blocks.append(f"[{n}] ({where})\n{chunk.text}")
+        blocks.append(fence(f"[{n}] ({where})\n{chunk.text}"))
     return "\n\n".join(blocks)
 
 

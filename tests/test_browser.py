@@ -322,3 +322,46 @@ def test_manage_page_uploads_and_reindexes(browser, server) -> None:
     screenshot(page, "manage")
     context.close()
     assert errors == []
+
+
+def test_the_panel_sends_the_key_it_is_given_and_opens_documents_with_it(browser, service, tmp_path) -> None:
+    from assistant.auth import hash_key
+    from assistant.settings import ApiKey
+
+    key = "panel-test-agent-key-0123456789"
+    settings = Settings(
+        cache_dir=tmp_path / "key-cache", api_keys=[ApiKey(name="panel", sha256=hash_key(key), role="agent")]
+    )
+    live = LiveServer(create_app(service, settings))
+    context = browser.new_context(viewport={"width": 400, "height": 900}, base_url=live.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.fill("#question", RETURN_QUESTION)
+        page.press("#question", "Enter")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "API key" in page.inner_text("#error")
+        assert page.evaluate("document.querySelector('#key-box').open")
+        screenshot(page, "panel-400-key")
+        page.fill("#api-key", key)
+        page.click("#key-form button[type=submit]")
+        ask(page, RETURN_QUESTION)
+        assert "[1]" in page.inner_text("#answer")
+        with context.expect_page() as opened:
+            page.click("#cite-1 a.open-link")
+        view = opened.value
+        view.wait_for_load_state()
+        assert view.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 200
+        view.close()
+        # An agent key does not open the manage page's data; the page says why.
+        page.goto("/manage")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "manager" in page.inner_text("#error")
+        # A key given as ?key= is stored and removed from the address bar.
+        page.goto(f"/?key={key}&q=refund")
+        page.wait_for_selector("#result:not([hidden])")
+        assert "key=" not in page.url and "q=refund" in page.url
+    finally:
+        context.close()
+        live.stop()

@@ -72,3 +72,55 @@ def test_repeated_loads_do_not_leak_files_or_threads(service, store, embedder) -
         fresh.search("returns", 3)
     assert _open_fds() <= fds
     assert threading.active_count() <= threads
+
+
+def test_http_requests_at_a_steady_rate_never_fail_during_reindexes(client, service, corpus, store, embedder, cache):
+    published = [service.retriever().index.version]
+    outcomes: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def ask_steadily() -> None:
+        while not stop.is_set():
+            response = client.post("/v1/ask", json={"question": "returns within 30 days"})
+            outcomes.append((response.status_code, response.json().get("index_version")))
+            time.sleep(0.01)
+
+    worker = threading.Thread(target=ask_steadily)
+    worker.start()
+    for n in range(3):
+        time.sleep(0.3)
+        (corpus / f"new{n}.md").write_text(f"# Gift wrapping {n}\n\nGift wrapping style {n} costs {n + 5} euros.")
+        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        wait_for_version(service, report.index_version)
+        published.append(report.index_version)
+    time.sleep(0.3)
+    stop.set()
+    worker.join()
+    assert [o for o in outcomes if o[0] != 200] == []
+    versions = [v for _, v in outcomes]
+    assert set(versions) <= set(published) and published[-1] in versions
+    # Every response names its version, and versions only move forward.
+    order = [published.index(v) for v in versions]
+    assert order == sorted(order) and len(outcomes) > 50
+    print(f"\nrequests during 3 re-indexes: {len(outcomes)}, failed: 0, versions seen: {len(set(versions))}")
+
+
+def test_opening_and_closing_the_app_does_not_leak_files_or_threads(service, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+    from assistant.settings import Settings
+
+    settings = Settings(cache_dir=tmp_path / "c", feedback_db=tmp_path / "feedback.sqlite")
+
+    def cycle() -> None:
+        with TestClient(create_app(service, settings)) as client:
+            assert client.post("/v1/ask", json={"question": "returns within 30 days"}).status_code == 200
+
+    for _ in range(3):
+        cycle()
+    fds, threads = _open_fds(), threading.active_count()
+    for _ in range(30):
+        cycle()
+    assert _open_fds() <= fds
+    assert threading.active_count() <= threads

@@ -1,5 +1,5 @@
 // The agents' side panel: ask, read the cited answer, copy it into a reply, rate it.
-import { ApiProblem, el, postJson } from "/static/common.js";
+import { ApiProblem, el, initKeyBox, postJson } from "/static/common.js";
 
 const RECENT_KEY = "assistant.recentQuestions";
 const RECENT_MAX = 8;
@@ -335,6 +335,7 @@ function renderRecent() {
 // ---- wiring ---------------------------------------------------------------------------------
 
 function init() {
+  initKeyBox();
   const question = $("question");
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();

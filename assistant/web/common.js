@@ -26,11 +26,80 @@ export class ApiProblem extends Error {
   }
 }
 
+// ---- API key -------------------------------------------------------------------------------
+// Kept in localStorage and sent as X-API-Key. Links that open documents in a new tab cannot send
+// a header, so the key is also a cookie, which the server accepts for reading documents only.
+
+const KEY_STORAGE = "assistant.apiKey";
+const KEY_COOKIE = "assistant_key";
+
+export function apiKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setApiKey(key) {
+  key = (key || "").trim();
+  try {
+    if (key) localStorage.setItem(KEY_STORAGE, key);
+    else localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage can be disabled in embedded frames; the key then lasts for this page only.
+  }
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = key
+    ? `${KEY_COOKIE}=${encodeURIComponent(key)}; path=/v1/; SameSite=Strict${secure}`
+    : `${KEY_COOKIE}=; path=/v1/; max-age=0`;
+}
+
+/** Take a key from `?key=` once, then drop it from the address bar and history. */
+function keyFromAddress() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("key")) return;
+  setApiKey(params.get("key"));
+  params.delete("key");
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? `?${query}` : "") + location.hash);
+}
+
+/** Wire the small key form in the top bar: <details id="key-box"> with #api-key and #key-form. */
+export function initKeyBox() {
+  keyFromAddress();
+  const box = document.getElementById("key-box");
+  if (!box) return;
+  const input = document.getElementById("api-key");
+  const status = document.getElementById("key-status");
+  const show = () => {
+    status.textContent = apiKey() ? "Key saved in this browser." : "No key: fine if the server needs none.";
+  };
+  input.value = apiKey();
+  if (apiKey()) setApiKey(apiKey()); // refresh the cookie
+  show();
+  document.getElementById("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setApiKey(input.value);
+    show();
+    box.open = false;
+  });
+}
+
+/** Open the key box, e.g. after a 401 or 403. */
+export function askForKey() {
+  const box = document.getElementById("key-box");
+  if (box) box.open = true;
+}
+
 /** fetch + JSON, turning every failure into an ApiProblem with a message fit to show. */
 export async function requestJson(url, options = {}) {
   let response;
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  const key = apiKey();
+  if (key) headers["X-API-Key"] = key;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, ...options });
+    response = await fetch(url, { ...options, headers });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiProblem("Could not reach the assistant. Check the connection and try again.");
@@ -43,7 +112,13 @@ export async function requestJson(url, options = {}) {
   }
   if (!response.ok) {
     const error = body && body.error;
-    const message = error && error.message ? error.message : `The assistant answered with an error (HTTP ${response.status}).`;
+    let message = error && error.message ? error.message : `The assistant answered with an error (HTTP ${response.status}).`;
+    if (response.status === 401) {
+      message = apiKey()
+        ? "Your API key was not accepted. Check it under Key, top right, or ask your administrator."
+        : "This assistant needs an API key: enter the key from your administrator under Key, top right.";
+    }
+    if (response.status === 401 || response.status === 403) askForKey();
     throw new ApiProblem(message, response.status, error ? error.code : "");
   }
   return body;

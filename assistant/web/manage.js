@@ -1,5 +1,5 @@
 // The knowledge manager's page: what is indexed, what failed, uploads, re-index progress, content gaps.
-import { ApiProblem, el, formatTime, requestJson } from "/static/common.js";
+import { ApiProblem, el, formatTime, initKeyBox, requestJson } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 500;
@@ -172,6 +172,7 @@ async function reindex() {
 }
 
 function init() {
+  initKeyBox();
   $("upload-form").addEventListener("submit", upload);
   $("reindex").addEventListener("click", reindex);
   refreshAll();

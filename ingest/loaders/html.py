@@ -14,7 +14,7 @@ from ingest.loaders._encoding import decode_text
 
 logger = logging.getLogger(__name__)
 
-# Page furniture and invisible content; <header> only when it is the page header (see _drop).
+# Page furniture and invisible content; <header> only when it is the page header (see is_dropped).
 # fmt: off
 _DROP = frozenset({
     "script", "style", "noscript", "template", "nav", "footer", "aside", "form", "svg",
@@ -41,7 +41,8 @@ def _is_text(node: PageElement) -> bool:
     return isinstance(node, NavigableString) and not isinstance(node, PreformattedString)
 
 
-def _drop(tag: Tag) -> bool:
+def is_dropped(tag: Tag) -> bool:
+    """Page furniture or content a reader never sees (hidden, aria-hidden, display:none...)."""
     if tag.name in _DROP:
         return True
     if tag.name == "header" and tag.find_parent(["article", "main", "section"]) is None:
@@ -54,7 +55,7 @@ def _drop(tag: Tag) -> bool:
     )
 
 
-def _prune(soup: BeautifulSoup) -> None:
+def prune(soup: BeautifulSoup) -> None:
     """Remove dropped elements, walking with a stack and never into a subtree already doomed."""
     # Not find_all plus Tag.decomposed: that property is a descendant search, quadratic when deep.
     doomed: list[Tag] = []
@@ -62,7 +63,7 @@ def _prune(soup: BeautifulSoup) -> None:
     while stack:
         for child in stack.pop().contents:
             if isinstance(child, Tag):
-                (doomed if _drop(child) else stack).append(child)
+                (doomed if is_dropped(child) else stack).append(child)
     for tag in doomed:
         tag.decompose()
 
@@ -154,7 +155,7 @@ def load_html(data: bytes, source: str) -> Document:
     title = flat_text(soup.title) if soup.title is not None else None
     html = soup.find("html")
     language = html.get("lang") if isinstance(html, Tag) else None
-    _prune(soup)
+    prune(soup)
     builder = DocumentBuilder(source)
     for root in _content_roots(soup):
         _walk(root, builder)

@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.documents import BlockKind, Document
 from ingest.loaders._build import DocumentBuilder
 from ingest.loaders._encoding import decode_text
+from ingest.loaders.html import is_dropped, prune
 
 _PARSER = MarkdownIt("commonmark").enable("table")
 # YAML front matter would otherwise parse as a rule plus a setext heading.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 _FRONT_TITLE = re.compile(r"^title:[ \t]*[\"']?(.+?)[\"']?[ \t]*$", re.M)
+_INLINE_TAG = re.compile(r"<\s*(/)?\s*([A-Za-z][\w:-]*)[^>]*?(/)?\s*>\Z", re.S)
+_VOID = frozenset({"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+
+def _track_hidden(html: str, hidden: list[str]) -> None:
+    """Update the stack of open inline tags whose content a reader never sees (<span hidden>...)."""
+    match = _INLINE_TAG.match(html.strip())
+    if match is None:  # a comment or processing instruction: no content of its own
+        return
+    closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+    if closing:
+        if hidden and hidden[-1] == name:
+            hidden.pop()
+    elif not self_closing and name not in _VOID:
+        tag = BeautifulSoup(html, "html.parser").find()
+        # Inside a hidden tag every opened tag is tracked, so the closing tags pair up.
+        if hidden or (isinstance(tag, Tag) and is_dropped(tag)):
+            hidden.append(name)
 
 
 def inline_text(token: Token) -> str:
-    """The readable text of an inline token: link text, image alt text, no markup."""
+    """The readable text of an inline token: link text, image alt text, no markup or hidden HTML."""
     parts: list[str] = []
+    hidden: list[str] = []
     for child in token.children or []:
-        if child.type in ("text", "code_inline", "image"):
+        if child.type == "html_inline":
+            _track_hidden(child.content, hidden)
+        elif hidden:
+            continue
+        elif child.type in ("text", "code_inline", "image"):
             parts.append(child.content)
         elif child.type == "softbreak":
             parts.append(" ")
@@ -32,10 +56,9 @@ def inline_text(token: Token) -> str:
 
 
 def _html_text(html: str) -> str:
-    """The visible text of raw HTML embedded in Markdown."""
+    """The visible text of raw HTML embedded in Markdown (hidden elements, scripts and comments dropped)."""
     soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "template"]):
-        tag.decompose()
+    prune(soup)
     return soup.get_text("\n")
 
 

@@ -181,6 +181,13 @@ class IndexStore:
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
         return LoadedIndex(manifest, chunks, FaissVectorIndex.load(folder), BM25Index.load(folder))
 
+    def finished_versions(self) -> list[str]:
+        """Names of the complete versions on disk, newest first (names sort by creation time)."""
+        if not self.versions.exists():
+            return []
+        names = [p.name for p in self.versions.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX)]
+        return sorted(names, reverse=True)
+
     def collect_garbage(self, keep: int) -> None:
         """Delete all but the newest `keep` versions (never the live one) and abandoned temp folders."""
         if not self.versions.exists():

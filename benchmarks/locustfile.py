@@ -1,0 +1,59 @@
+"""Locust users for benchmarks/load_test.py: agents asking (3 of 4 requests) and searching, no think time.
+
+Environment: LOAD_TEST_KEY (API key to send), LOAD_TEST_QUESTIONS (a .jsonl eval set with
+"question" fields; default eval/sets/demo.jsonl), LOAD_TEST_UNCACHED=1 (make every question new,
+so the server's query-embedding cache never answers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+from pathlib import Path
+
+from locust import HttpUser, constant, task
+
+FALLBACK = [
+    "How many days do I have to return an item?",
+    "Kuinka kauan toimitus kestää?",
+    "Jak zapłacić BLIKIEM?",
+    "การจัดส่งช่วงสงกรานต์ล่าช้ากี่วัน",
+]
+
+
+def _questions() -> list[str]:
+    path = Path(os.environ.get("LOAD_TEST_QUESTIONS", "eval/sets/demo.jsonl"))
+    if not path.is_file():
+        return FALLBACK
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()] or FALLBACK
+
+
+QUESTIONS = _questions()
+UNCACHED = os.environ.get("LOAD_TEST_UNCACHED") == "1"
+_counter = itertools.count()
+
+
+def question() -> str:
+    text = random.choice(QUESTIONS)
+    return f"{text} ({next(_counter)})" if UNCACHED else text
+
+
+class Agent(HttpUser):
+    # Closed loop: each simulated agent sends its next request as soon as the last one returns,
+    # so the number of users is the number of requests in flight.
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        key = os.environ.get("LOAD_TEST_KEY", "")
+        self.headers = {"X-API-Key": key} if key else {}
+
+    @task(3)
+    def ask(self) -> None:
+        self.client.post("/v1/ask", json={"question": question()}, headers=self.headers, name="/v1/ask")
+
+    @task(1)
+    def search(self) -> None:
+        self.client.post("/v1/search", json={"query": question()}, headers=self.headers, name="/v1/search")
