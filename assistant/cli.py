@@ -22,7 +22,7 @@ from rich.text import Text
 
 from assistant.api import ApiError, create_app, run_ask, run_search
 from assistant.auth import InsecureSettings, check_security, generate_key, key_entry
-from assistant.components import build_cache, build_embedder, build_service, build_store, model_id
+from assistant.components import build_cache, build_embedder, build_service, build_store, build_sync_options, model_id
 from assistant.retriever import Mode, ModelMismatch
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
@@ -34,10 +34,22 @@ from eval.runner import MODES
 from eval.sets import EvalSetError
 from eval.workbench import EvalRequest, TargetError, evaluate
 from ingest.store.layout import IndexError_
-from ingest.sync import SyncOptions, sync_folder
+from ingest.sync import sync_folder
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_REGRESSED = 0, 1, 2, 3
 err = Console(stderr=True)
+
+
+def _progress_bars(quiet: bool) -> Progress:
+    """Bars on stderr; off for --json and when stderr is not a terminal."""
+    return Progress(
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet or not err.is_terminal,
+    )
 
 
 class RichProgress:
@@ -54,17 +66,6 @@ class RichProgress:
         self._progress.advance(self._tasks[stage], n)
 
 
-def _options(settings: Settings) -> SyncOptions:
-    return SyncOptions(
-        max_file_bytes=settings.max_file_bytes,
-        parse_timeout_s=settings.parse_timeout_s,
-        chunk_max_tokens=settings.chunk_max_tokens,
-        chunk_min_tokens=settings.chunk_min_tokens,
-        languages=tuple(settings.languages),
-        keep_versions=settings.keep_versions,
-    )
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     root = Path(args.root)
     if not root.is_dir():
@@ -72,14 +73,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     store = build_store(settings, args.index)
     cache = build_cache(settings)
-    bars = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=args.json or not err.is_terminal,
-    )
+    bars = _progress_bars(quiet=args.json)
     try:
         with bars:
             report = sync_folder(
@@ -88,7 +82,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 build_embedder(settings),
                 model_id(settings),
                 cache,
-                _options(settings),
+                build_sync_options(settings),
                 RichProgress(bars),
             )
     except IndexError_ as exc:
@@ -251,14 +245,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     except (ValueError, OSError) as exc:
         err.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
-    bars = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=args.json or not err.is_terminal,
-    )
+    bars = _progress_bars(quiet=args.json)
     request = EvalRequest(Path(args.target), modes, args.index, args.limit, args.lang)
     try:
         with bars:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval.judges import Question
+from ingest.checksums import sha256_file
 from ingest.embedder import Embedder
 from ingest.embedding_cache import EmbeddingCache
 from ingest.store.layout import IndexStore, LoadedIndex
@@ -111,17 +112,9 @@ def safe_name(doc_id: str) -> str:
     return f"{_UNSAFE.sub('_', doc_id).strip('_')[:80]}~{digest}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_folder(cache_dir: Path, dataset: BeirDataset, model_id: str, chunk_max_tokens: int) -> Path:
     model = re.sub(r"[^A-Za-z0-9@.+_-]+", "_", model_id)
-    return cache_dir / "beir" / f"{dataset.name}-{_sha256(dataset.corpus)[:12]}-{model}-{chunk_max_tokens}"
+    return cache_dir / "beir" / f"{dataset.name}-{sha256_file(dataset.corpus)[:12]}-{model}-{chunk_max_tokens}"
 
 
 def materialize(corpus: Path, folder: Path) -> dict[str, str]:

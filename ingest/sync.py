@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from ingest.analyzer import analyze
+from ingest.checksums import sha256_file
 from ingest.chunker import chunk_document, embedding_text
 from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
@@ -110,13 +110,8 @@ def _read_sidecar(path: Path) -> tuple[dict[str, list[str]], bytes]:
 
 
 def _content_hash(path: Path, sidecar: bytes) -> str:
-    """SHA-256 of the file then its sidecar, read in blocks so a huge file never sits in memory."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    digest.update(b"\x00" + sidecar)
-    return digest.hexdigest()
+    """SHA-256 of the file then its sidecar: a metadata change re-indexes the file."""
+    return sha256_file(path, b"\x00" + sidecar)
 
 
 def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:

@@ -11,7 +11,6 @@ This module is the only code that opens these files.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.checksums import sha256_file
 from ingest.documents import Chunk
 from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
@@ -57,14 +57,6 @@ def chunk_int_id(chunk_id: str) -> int:
 
 def new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -134,7 +126,7 @@ class IndexStore:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
         files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp)]
-        manifest.checksums = {p.name: _sha256(p) for p in files}
+        manifest.checksums = {p.name: sha256_file(p) for p in files}
         manifest.chunk_count = len(chunks)
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         for path in [*files, tmp / MANIFEST_FILE]:
@@ -169,7 +161,7 @@ class IndexStore:
         if verify:
             for name, expected in manifest.checksums.items():
                 path = folder / name
-                if not path.exists() or _sha256(path) != expected:
+                if not path.exists() or sha256_file(path) != expected:
                     raise IndexCorrupt(
                         f"index file {name} of version {version} is missing or corrupted "
                         "(checksum mismatch); re-run ingest to rebuild it"
