@@ -25,8 +25,9 @@ setup: $(STAMP) model
 model: $(STAMP)
 	$(PY) -m assistant.prepare_model
 
+# Exit code 1 means some files failed and the rest was indexed: still servable.
 demo-index: setup
-	@if [ ! -f $(INDEX)/CURRENT ]; then $(PY) -m assistant ingest $(DEMO_KB) --index $(INDEX); fi
+	@if [ ! -f $(INDEX)/CURRENT ]; then $(PY) -m assistant ingest $(DEMO_KB) --index $(INDEX) || [ $$? -eq 1 ]; fi
 
 run: demo-index
 	$(PY) -m assistant serve --index $(INDEX) --host 127.0.0.1 --port 8000
