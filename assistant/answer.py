@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.retriever import Hit, SearchResult
+from assistant.timing import ms_since
 from ingest.analyzer import analyze
 from ingest.sentences import sentence_spans
 
@@ -114,7 +115,7 @@ class ExtractiveAnswerer:
                 language,
                 [],
                 related,
-                {"answer": _ms(started)},
+                {"answer": ms_since(started)},
             )
         chosen = self._choose_sentences(question, hits)
         cited_order = sorted({s.hit_index for s in chosen})
@@ -132,7 +133,7 @@ class ExtractiveAnswerer:
             Citation(len(cited_order) + n, hit, None)
             for n, hit in enumerate((h for i, h in enumerate(hits) if i not in number), start=1)
         ]
-        return Answer(" ".join(parts), True, language, citations, related, {"answer": _ms(started)})
+        return Answer(" ".join(parts), True, language, citations, related, {"answer": ms_since(started)})
 
     def _choose_sentences(self, question: str, hits: list[Hit]) -> list[_Sentence]:
         top = _sentence_scores(question, 0, hits[0])
@@ -154,7 +155,3 @@ class ExtractiveAnswerer:
             if candidate.score >= 0.5 * best.score > 0:
                 chosen.append(candidate)
         return chosen
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)

@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from assistant.timing import ms_since
 from ingest.analyzer import analyze
 from ingest.documents import Chunk
 from ingest.embedder import Embedder
@@ -159,7 +160,7 @@ class Retriever:
         started = time.perf_counter()
         language = detect_language(query, self.languages)
         allowed = self.allowed_ids(filters or Filters())
-        timings["filter"] = _ms(started)
+        timings["filter"] = ms_since(started)
         pool = max(self.candidates, top_k)
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
@@ -168,12 +169,12 @@ class Retriever:
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
             vector = self.embed_query(query)
-            timings["embedding"] = _ms(t)
+            timings["embedding"] = ms_since(t)
             t = time.perf_counter()
             ids, scores = self.index.vectors.search(vector, pool, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             dense_scores = scores[:EVIDENCE_POOL]
-            timings["dense_search"] = _ms(t)
+            timings["dense_search"] = ms_since(t)
         max_keyword = 0.0
         if mode in ("bm25", "hybrid"):
             t = time.perf_counter()
@@ -181,7 +182,7 @@ class Retriever:
             ids, scores = self.index.keywords.search(terms, pool, allowed)
             keyword = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             max_keyword = self.index.keywords.max_score(terms)
-            timings["keyword_search"] = _ms(t)
+            timings["keyword_search"] = ms_since(t)
         t = time.perf_counter()
         if mode == "dense":
             fused = dense
@@ -196,14 +197,14 @@ class Retriever:
         ranked = sorted(fused, key=lambda i: -fused[i])
         hits = [Hit(self.index.chunks[i], float(fused[i]), dense.get(i), keyword.get(i), i) for i in ranked]
         if self.reranker is not None:
-            fused_ms = _ms(t)
+            fused_ms = ms_since(t)
             t = time.perf_counter()
             hits = self.reranker.rerank(query, hits)
-            timings["rerank"] = _ms(t)
+            timings["rerank"] = ms_since(t)
             t = time.perf_counter() - fused_ms / 1000
         hits = self._collapse_near_duplicates(hits, top_k)
-        timings["fusion"] = _ms(t)
-        timings["total"] = _ms(started)
+        timings["fusion"] = ms_since(t)
+        timings["total"] = ms_since(started)
         return SearchResult(hits, language, vector, timings, self.index, dense_scores)
 
     def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
@@ -252,7 +253,3 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[in
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
