@@ -206,12 +206,9 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     def readyz() -> JSONResponse:
         if not service.ready:
             return error_response(503, "not_ready", "The index or model is still loading.")
-        retriever = service.retriever()
-        body: dict[str, object] = {
-            "status": "ready",
-            "index_version": retriever.index.version,
-            "chunks": len(retriever.index.chunks),
-        }
+        # No counts here: the route is open, and a count would include restricted documents.
+        # Managers see per-document counts under /v1/manage/documents.
+        body: dict[str, object] = {"status": "ready", "index_version": service.retriever().index.version}
         if service.last_error:
             body["error"] = service.last_error
         return JSONResponse(body)

@@ -135,6 +135,7 @@ class Retriever:
         docs = index.manifest.documents
         self._tags = [frozenset(docs[c.source].tags) if c.source in docs else frozenset() for c in chunks]
         self._groups = [frozenset(docs[c.source].groups) if c.source in docs else frozenset() for c in chunks]
+        self._visible: dict[tuple[str, ...], np.ndarray] = {}
 
     def allowed_ids(self, filters: Filters) -> np.ndarray | None:
         """Chunk ids passing the filters, or None when nothing is filtered."""
@@ -150,8 +151,27 @@ class Retriever:
             wanted = set(filters.tags)
             mask &= np.array([bool(t & wanted) for t in self._tags], dtype=bool)
         if filters.groups is not None:
-            mask &= np.array([can_see(g, filters.groups) for g in self._groups], dtype=bool)
+            mask &= self._visible_mask(filters.groups)
         return self._ids[mask]
+
+    def _visible_mask(self, groups: tuple[str, ...]) -> np.ndarray:
+        """Which chunks a caller with these groups may see (cached: a deployment has few group sets)."""
+        mask = self._visible.get(groups)
+        if mask is None:
+            mask = np.array([can_see(g, groups) for g in self._groups], dtype=bool)
+            self._visible[groups] = mask
+        return mask
+
+    def visible_ids(self, filters: Filters) -> np.ndarray | None:
+        """The chunks that exist for this caller, or None when nothing is hidden from them.
+
+        Keyword statistics are counted over these, so a restricted document cannot be detected
+        through the scores of the passages a caller does see.
+        """
+        if filters.groups is None:
+            return None
+        mask = self._visible_mask(filters.groups)
+        return None if mask.all() else self._ids[mask]
 
     def search(
         self, query: str, top_k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
@@ -159,7 +179,9 @@ class Retriever:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         language = detect_language(query, self.languages)
-        allowed = self.allowed_ids(filters or Filters())
+        filters = filters or Filters()
+        allowed = self.allowed_ids(filters)
+        visible = self.visible_ids(filters)
         timings["filter"] = ms_since(started)
         pool = max(self.candidates, top_k)
         dense: dict[int, float] = {}
@@ -179,9 +201,9 @@ class Retriever:
         if mode in ("bm25", "hybrid"):
             t = time.perf_counter()
             terms = analyze(query, language)
-            ids, scores = self.index.keywords.search(terms, pool, allowed)
+            ids, scores = self.index.keywords.search(terms, pool, allowed, collection=visible)
             keyword = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-            max_keyword = self.index.keywords.max_score(terms)
+            max_keyword = self.index.keywords.max_score(terms, collection=visible)
             timings["keyword_search"] = ms_since(t)
         t = time.perf_counter()
         if mode == "dense":

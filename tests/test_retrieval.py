@@ -9,7 +9,7 @@ import pytest
 
 from assistant.retriever import Filters, ModelMismatch, Retriever, coverage_score_fusion, reciprocal_rank_fusion
 from ingest.sync import sync_folder
-from tests.conftest import write_corpus
+from tests.conftest import CORPUS, write_corpus
 
 
 def test_reciprocal_rank_fusion_matches_hand_computation() -> None:
@@ -84,6 +84,36 @@ def test_tag_and_group_filters(tmp_path: Path, embedder, cache) -> None:
     assert outsider and all(h.chunk.source != "returns.md" for h in outsider)
     insider = retriever.search("return item within 30 days", 10, Filters(groups=("internal",))).hits
     assert insider[0].chunk.source == "returns.md"
+
+
+def test_a_restricted_document_does_not_shift_an_outsiders_scores(tmp_path: Path, embedder, cache) -> None:
+    """Keyword statistics count only what the caller may see: scores cannot reveal a hidden document."""
+    import json
+
+    from assistant.service import KnowledgeService, ServiceConfig
+    from ingest.store.layout import IndexStore
+
+    secret = "# Bonus\n\nThe delivery bonus is paid within 30 days for Postin deliveries."
+
+    def retriever_over(root: Path, name: str) -> Retriever:
+        store = IndexStore(tmp_path / name)
+        sync_folder(root, store, embedder, embedder.model_id, cache)
+        return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
+
+    with_secret = write_corpus(tmp_path / "kb", {**CORPUS, "hr/bonus.md": secret})
+    (with_secret / "hr" / "bonus.md.meta.json").write_text(json.dumps({"groups": ["hr"]}))
+    restricted = retriever_over(with_secret, "idx-secret")
+    public_only = retriever_over(write_corpus(tmp_path / "kb-public"), "idx-public")
+    for query in ("delivery within 30 days", "Postin toimitus", "bonus"):
+        for mode in ("bm25", "hybrid"):
+            outsider = restricted.search(query, 10, Filters(groups=("agents",)), mode=mode).hits
+            reference = public_only.search(query, 10, mode=mode).hits
+            assert [(h.chunk.source, h.chunk.text) for h in outsider] == [
+                (h.chunk.source, h.chunk.text) for h in reference
+            ]
+            assert [h.score for h in outsider] == pytest.approx([h.score for h in reference], rel=1e-5)
+    insider = restricted.search("delivery bonus", 3, Filters(groups=("hr",)), mode="bm25").hits
+    assert insider[0].chunk.source == "hr/bonus.md"
 
 
 def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder, cache) -> None:

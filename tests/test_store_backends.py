@@ -109,5 +109,21 @@ def test_bm25_remove_filter_and_round_trip(keyword_index: BM25Index, tmp_path: P
         assert list(loaded.search(query, 5)[0]) == list(keyword_index.search(query, 5)[0])
 
 
+def test_bm25_statistics_over_a_collection_equal_an_index_of_only_that_collection(keyword_index: BM25Index) -> None:
+    visible = np.array([1, 2, 3, 5], dtype=np.int64)
+    alone = type(keyword_index)()
+    alone.add(visible, [CORPUS[i] for i in visible])
+    for query in (["days"], ["return", "free"], ["expire", "cards", "points"]):
+        ids, scores = keyword_index.search(query, 10, collection=visible)
+        expected_ids, expected_scores = alone.search(query, 10)
+        assert list(ids) == list(expected_ids)
+        assert np.allclose(scores, expected_scores, rtol=1e-5)
+        assert keyword_index.max_score(query, collection=visible) == pytest.approx(alone.max_score(query))
+    # Hidden documents change nothing, even through terms only they contain.
+    assert keyword_index.max_score(["returns"], collection=visible) == pytest.approx(alone.max_score(["returns"]))
+    filtered, _ = keyword_index.search(["days"], 10, allowed=np.array([2]), collection=visible)
+    assert list(filtered) == [2]
+
+
 def test_bm25_unknown_terms_find_nothing(keyword_index: BM25Index) -> None:
     assert len(keyword_index.search(["zzz"], 5)[0]) == 0

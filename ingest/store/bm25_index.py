@@ -22,6 +22,8 @@ class BM25Index:
         self._weights: sparse.csc_matrix | None = None
         self._row_ids = np.zeros(0, dtype=np.int64)
         self._idf = np.zeros(0, dtype=np.float32)
+        self._tf: sparse.csc_matrix | None = None  # raw term counts, for statistics over a subset
+        self._lengths = np.zeros(0, dtype=np.float32)
 
     def add(self, ids: np.ndarray, terms: list[list[str]]) -> None:
         for chunk_id, tokens in zip(ids, terms, strict=True):
@@ -60,15 +62,50 @@ class BM25Index:
         weight = idf[cols] * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * row_len / avg))
         matrix = sparse.csr_matrix((weight, cols, indptr), shape=(n_docs, n_terms))
         self._row_ids = row_ids
+        self._tf = sparse.csr_matrix((tf, cols, indptr), shape=(n_docs, n_terms)).tocsc()
+        self._lengths = lengths
         return matrix.tocsc()
 
-    def search(self, terms: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _ensure_built(self) -> None:
         if self._weights is None:
             self._weights = self._build()
+
+    def _in_collection(self, collection: np.ndarray) -> np.ndarray:
+        return np.isin(self._row_ids, collection)
+
+    def _scores_within(self, term_ids: list[int], collection: np.ndarray) -> np.ndarray:
+        """BM25 with idf and average length counted over `collection` only; 0 outside it."""
+        assert self._tf is not None
+        inside = self._in_collection(collection)
+        n_docs = int(inside.sum())
+        if not n_docs:
+            return np.zeros(len(self._row_ids), dtype=np.float32)
+        tf = self._tf[:, term_ids].toarray()
+        tf[~inside] = 0.0
+        df = (tf > 0).sum(axis=0)
+        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+        avg = float(self._lengths[inside].mean())
+        norm = self.k1 * (1 - self.b + self.b * self._lengths / avg)
+        weights = idf * tf * (self.k1 + 1) / (tf + norm[:, None])
+        return np.asarray(weights.sum(axis=1), dtype=np.float32)
+
+    def search(
+        self, terms: list[str], k: int, allowed: np.ndarray | None = None, collection: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top `k` ids among `allowed` (all when None).
+
+        `collection` is the set of ids the caller may know about at all: idf and average length are
+        counted over it, so documents hidden from a caller do not shift the caller's scores.
+        """
+        self._ensure_built()
+        assert self._weights is not None
         term_ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
         if not term_ids or k <= 0 or not len(self._row_ids):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = np.asarray(self._weights[:, term_ids].sum(axis=1)).ravel()
+        if collection is None:
+            scores = np.asarray(self._weights[:, term_ids].sum(axis=1)).ravel()
+        else:
+            scores = self._scores_within(term_ids, collection)
         if allowed is not None:
             scores = np.where(np.isin(self._row_ids, allowed), scores, 0.0)
         candidates = np.flatnonzero(scores > 0)
@@ -77,17 +114,28 @@ class BM25Index:
         order = candidates[np.argsort(-scores[candidates], kind="stable")]
         return self._row_ids[order], scores[order].astype(np.float32)
 
-    def max_score(self, terms: list[str]) -> float:
+    def max_score(self, terms: list[str], collection: np.ndarray | None = None) -> float:
         """The score of a passage of average length holding each query term once: the sum of idfs.
 
         Terms the index has never seen count at the highest idf, so a question in a language the
-        corpus lacks has a large maximum and its stray matches a small share of it.
+        corpus lacks has a large maximum and its stray matches a small share of it. With
+        `collection`, idfs are counted over those ids only (as in `search`).
         """
-        if self._weights is None:
-            self._weights = self._build()
-        n = max(len(self._row_ids), 1)
+        self._ensure_built()
+        unique = set(terms)
+        if collection is None:
+            n = max(len(self._row_ids), 1)
+            idf = {t: float(self._idf[self._vocab[t]]) for t in unique if t in self._vocab}
+        else:
+            assert self._tf is not None
+            inside = self._in_collection(collection)
+            n = max(int(inside.sum()), 1)
+            known = [t for t in unique if t in self._vocab]
+            counts = self._tf[:, [self._vocab[t] for t in known]].toarray()[inside] if known else np.zeros((0, 0))
+            df = (counts > 0).sum(axis=0)
+            idf = {t: float(np.log1p((n - d + 0.5) / (d + 0.5))) for t, d in zip(known, df, strict=True) if d > 0}
         rare = float(np.log1p((n - 1 + 0.5) / 1.5))
-        return float(sum(self._idf[self._vocab[t]] if t in self._vocab else rare for t in set(terms)))
+        return float(sum(idf.get(t, rare) for t in unique))
 
     def save(self, folder: Path) -> list[Path]:
         row_ids, indptr, cols, tf = self._stacked()
