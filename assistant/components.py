@@ -75,6 +75,7 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         llm_min_support=settings.llm_min_support,
         fusion=settings.fusion,
         keyword_weight=settings.keyword_weight,
+        query_batch_size=settings.query_batch_size,
     )
     return KnowledgeService(
         build_store(settings, index_dir),

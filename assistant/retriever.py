@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from assistant.query_batcher import QueryEmbedder
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
 from ingest.documents import Chunk
@@ -76,27 +78,37 @@ class SearchResult:
 
 
 class QueryEmbeddingCache:
-    """Small LRU: agents ask the same questions over and over."""
+    """Small LRU: agents ask the same questions over and over. Safe to call from request threads."""
 
-    def __init__(self, embedder: Embedder, size: int = 1024) -> None:
+    def __init__(self, embedder: QueryEmbedder, size: int = 1024) -> None:
         self.embedder = embedder
         self.size = size
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # held for dictionary updates only, never while embedding
 
     def prefill(self, texts: list[str]) -> None:
         """Embed many queries in batches up front (evaluation runs); grows the cache to hold them."""
-        self.size = max(self.size, len(texts) + 16)
-        for text, vector in zip(texts, self.embedder.embed_queries(texts), strict=True):
-            self._items[text] = vector
+        vectors = self.embedder.embed_queries(texts)
+        with self._lock:
+            self.size = max(self.size, len(texts) + 16)
+            for text, vector in zip(texts, vectors, strict=True):
+                self._items[text] = vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
     def __call__(self, text: str) -> np.ndarray:
-        if text in self._items:
-            self._items.move_to_end(text)
-            return self._items[text]
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is not None:
+                self._items.move_to_end(text)
+                return vector
         vector = self.embedder.embed_query(text)
-        self._items[text] = vector
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[text] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return vector
 
 

@@ -11,6 +11,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.llm_answer import LLMAnswerer
+from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
 from ingest.embedder import Embedder
 from ingest.store.layout import IndexCorrupt, IndexStore
@@ -31,6 +32,7 @@ class ServiceConfig:
     llm_min_support: float = 0.5
     fusion: Fusion = "score"
     keyword_weight: float = 0.15
+    query_batch_size: int = 16
 
 
 class KnowledgeService:
@@ -64,7 +66,8 @@ class KnowledgeService:
                 timeout_s=config.llm_timeout_s,
                 min_support=config.llm_min_support,
             )
-        self._query_cache = QueryEmbeddingCache(embedder)
+        batched = QueryBatcher(embedder, config.query_batch_size) if config.query_batch_size > 1 else embedder
+        self._query_cache = QueryEmbeddingCache(batched)
         self._retriever: Retriever | None = None
         self._loading: str | None = None
         self._failed: set[str] = set()

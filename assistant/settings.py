@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         None, description="Truncate embeddings to this many dimensions (Matryoshka); None keeps all."
     )
     embedding_batch_size: int = Field(16, description="Passages per embedding batch.", ge=1)
+    query_batch_size: int = Field(
+        16,
+        description="Questions arriving at the same moment are embedded together, up to this many (1 = one at a time).",
+        ge=1,
+    )
     chunk_max_tokens: int = Field(
         200, description="Largest chunk, in embedding-model tokens: about one or two paragraphs.", ge=16
     )

@@ -52,7 +52,7 @@ def main() -> None:
 
         client = TestClient(create_app(service, settings))
     for kind in ("search", "ask"):
-        service._query_cache._items.clear()  # cold query cache: every question is embedded
+        service._query_cache.clear()  # cold query cache: every question is embedded
         for question in questions:
             started = time.perf_counter()
             if args.http:
