@@ -1,0 +1,213 @@
+"""Benchmark scripts run end to end on tiny generated inputs with a fake embedder, so they keep working."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+import assistant.components as components
+import benchmarks.quality_vs_langchain as quality
+from assistant.components import build_sync_options
+from assistant.settings import Settings
+from benchmarks.langchain_baseline import as_chunk, build_store, folder_documents, store_chunks
+from benchmarks.reindex_speed import FakeEmbedder, Setup, fake_setup, run_benchmark, write_corpus
+from eval.judges import QuoteJudge, eval_set_questions
+from eval.matching import matched_entries
+from eval.sets import parse_item
+from eval.workbench import EvalRequest, evaluate
+from ingest.sync import SyncOptions
+from tests import conftest, fakes
+
+# Every passage of a generated document carries its title, so its tag names the file it came from.
+_TAG = re.compile(r"zq\d{3}")
+
+
+def _beir_corpus(folder: Path, count: int) -> Path:
+    """A BEIR corpus.jsonl of short English records, each long enough for a few small passages."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(count):
+        sentences = [f"Sample {j} of batch {i} was stored at {4 + j} degrees for {i + j} days." for j in range(6)]
+        rows.append({"_id": f"doc{i}", "title": f"Record zq{i:03d}", "text": " ".join(sentences)})
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_reindex_speed_embeds_nothing_unchanged_and_only_the_changed_files(tmp_path: Path, capsys) -> None:
+    dataset = _beir_corpus(tmp_path / "beir", 40)
+    root = tmp_path / "work" / "corpus"
+    assert write_corpus(dataset, 30, root) == 30
+    embedder = FakeEmbedder("fake-reindex")
+    setup = Setup(embedder, embedder.model_id, {}, "fake")
+    options = SyncOptions(chunk_max_tokens=40, chunk_min_tokens=5)
+
+    result = run_benchmark(root, tmp_path / "work", setup, options, changed_files=3)
+
+    rows = result.rows
+    assert list(rows) == ["cold", "unchanged", "changed", "rebuild"]
+    assert rows["cold"].chunks > 30 and rows["cold"].embedded == rows["cold"].chunks
+    assert rows["unchanged"].embedded == 0
+    changed_tags = {_TAG.search((root / name).read_text(encoding="utf-8"))[0] for name in result.changed}
+    assert len(changed_tags) == 3 and rows["changed"].files_changed == 3
+    # What the fake embedded after the cold build is exactly what the 1% re-sync embedded.
+    after_cold = embedder.embedded[rows["cold"].embedded :]
+    assert len(after_cold) == rows["changed"].embedded > 0
+    assert all(len(set(_TAG.findall(text))) == 1 and _TAG.search(text)[0] in changed_tags for text in after_cold)
+    assert {_TAG.search(text)[0] for text in after_cold} == changed_tags
+    assert rows["rebuild"].embedded == 0 and rows["rebuild"].chunks == rows["changed"].chunks
+    out = capsys.readouterr().out
+    assert "| step | files changed | chunks embedded | chunks in index | seconds |" in out
+    for row in rows.values():
+        assert f"| {row.step} | {row.files_changed} | {row.embedded} | {row.chunks} |" in out
+    assert "**met**" in out and "this run had 30 documents" in out
+
+
+def test_reindex_speed_cli_row_sees_the_index_unchanged(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "work" / "corpus"
+    write_corpus(_beir_corpus(tmp_path / "beir", 12), 12, root)
+    settings = Settings()
+    setup = fake_setup(settings, tmp_path / "work")
+
+    result = run_benchmark(root, tmp_path / "work", setup, build_sync_options(settings), 1, skip_cold=True)
+
+    assert list(result.rows) == ["unchanged", "changed", "rebuild", "cli"]
+    cli = result.rows["cli"]
+    assert cli.embedded == 0 and cli.chunks == result.rows["changed"].chunks > 0
+    assert "--skip-cold" in result.rows["rebuild"].step
+    out = capsys.readouterr().out
+    assert "assistant ingest FOLDER --index DIR" in out and "Row 1 (cold build) skipped" in out
+
+
+# --- benchmarks.quality_vs_langchain: our eval next to the plain LangChain pipeline, judged identically ---
+
+QUALITY_SET = [
+    # The quote differs from the passage in case and whitespace: the eval's normalised matching must still find it.
+    {"id": "en-1", "question": "How many days to return an item for a full refund?", "lang": "en",
+     "relevant": [{"source": "returns.md", "quote": "WITHIN 30\n  DAYS of delivery"}]},
+    # Asked in Polish, answered by an English passage: the one cross-lingual question.
+    {"id": "pl-1", "question": "Ile dni mam na zwrot towaru?", "lang": "pl",
+     "relevant": [{"source": "returns", "quote": "full refund"}]},
+    {"id": "fi-1", "question": "Toimitamme tilaukset Postin noutopisteisiin?", "lang": "fi",
+     "relevant": [{"source": "toimitus.md", "quote": "Postin noutopisteisiin 2–4 arkipäivässä"}]},
+    {"id": "th-1", "question": "ชำระเงินปลายทาง ได้ไหม", "lang": "th",
+     "relevant": [{"source": "songkran.md", "quote": "ชำระเงินปลายทางได้"}]},
+]  # fmt: skip
+# Holds en-1's quote too, but under another source: a passage of it must never count for en-1.
+DECOY = {"decoy.md": "# Notes\n\nReturns within 30 days of delivery are handled by the returns team."}
+
+
+class FakeLangChainEmbeddings(Embeddings):
+    """LangChain's Embeddings interface over the deterministic fake embedder; counts the documents it embeds."""
+
+    def __init__(self) -> None:
+        self.fake = fakes.FakeEmbedder()
+        self.documents = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.documents += len(texts)
+        return self.fake.embed_documents(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.fake.embed_query(text).tolist()
+
+
+@pytest.fixture
+def quality_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, FakeLangChainEmbeddings]:
+    """Fake models on both sides: ours through assistant.components, LangChain's through the benchmark."""
+    monkeypatch.setattr(components, "SentenceTransformerEmbedder", lambda *a, **k: fakes.FakeEmbedder())
+    lc = FakeLangChainEmbeddings()
+    monkeypatch.setattr(quality, "langchain_embeddings", lambda settings: lc)
+    return Settings(embedding_model="fake-embedder", cache_dir=tmp_path / "cache", min_dense_score=0.2), lc
+
+
+def _quality_set(path: Path) -> Path:
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in QUALITY_SET), encoding="utf-8")
+    return path
+
+
+def _tiny_beir(folder: Path) -> Path:
+    docs = [
+        {"_id": "d1", "title": "สงกรานต์", "text": "การจัดส่งช่วงสงกรานต์อาจล่าช้าสามถึงห้าวันทำการ"},
+        {"_id": "d2", "text": "ลูกค้าสามารถชำระเงินปลายทางได้สำหรับคำสั่งซื้อไม่เกิน 5000 บาท"},
+        {"_id": "d3", "text": "คืนสินค้าได้ภายใน 30 วัน"},
+    ]
+    queries = [{"_id": "q1", "text": "ชำระเงินปลายทาง"}, {"_id": "q2", "text": "คืนสินค้า"}, {"_id": "q3", "text": "x"}]
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs), encoding="utf-8")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries), "utf-8")
+    # q3 has no judgements, so it must not count.
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td3\t1\n", encoding="utf-8")
+    return folder
+
+
+def test_langchain_chunks_are_judged_by_the_eval_quote_matching(tmp_path: Path) -> None:
+    kb = conftest.write_corpus(tmp_path / "kb", conftest.CORPUS | DECOY)
+    embeddings = FakeLangChainEmbeddings()
+    docs, skipped = folder_documents(kb)
+    store = build_store(docs, embeddings)
+    chunks = store_chunks(store)
+    assert skipped == [] and {c.source for c in chunks} == set(conftest.CORPUS) | set(DECOY)
+    items = [parse_item(row) for row in QUALITY_SET]
+    questions = eval_set_questions(items)
+
+    rankings, notes = quality.langchain_rankings(questions, store, embeddings, QuoteJudge(items, chunks), 100)
+
+    assert notes == []
+    for item, question, ranking in zip(items, questions, rankings, strict=True):
+        retrieved = [as_chunk(d) for d in store.similarity_search(question.text, k=100)]
+        expected = [1.0 if matched_entries(c.source, c.text, item.relevant) else 0.0 for c in retrieved]
+        assert ranking.gains == expected and sum(expected) == 1.0 and ranking.found == ranking.total == 1
+    en = rankings[0]
+    retrieved = [as_chunk(d) for d in store.similarity_search(QUALITY_SET[0]["question"], k=100)]
+    assert [c.source for c, g in zip(retrieved, en.gains, strict=True) if g] == ["returns.md"]
+    assert "decoy.md" in [c.source for c in retrieved]
+
+
+def test_quality_metrics_agree_with_assistant_eval(quality_setup, tmp_path: Path) -> None:
+    settings, _ = quality_setup
+    kb = conftest.write_corpus(tmp_path / "kb")
+    index = quality.index_knowledge_base(kb, settings)
+    report = evaluate(EvalRequest(_quality_set(tmp_path / "set.jsonl"), ["hybrid", "dense"], index), settings)
+
+    ours = quality.rankings_from_report(report)
+
+    for mode, rankings in ours.items():
+        mine, theirs = quality.ranking_metrics(rankings), report["modes"][mode]["overall"]
+        assert mine == {"questions": theirs["ranked"]} | {k: theirs[k] for k in quality.METRICS}
+    assert report["modes"]["hybrid"]["overall"]["ranked"] == 4
+
+
+def test_quality_vs_langchain_end_to_end_with_fake_models(quality_setup, tmp_path: Path, capsys) -> None:
+    settings, lc = quality_setup
+    kb = conftest.write_corpus(tmp_path / "kb")
+    eval_set, dataset = _quality_set(tmp_path / "set.jsonl"), _tiny_beir(tmp_path / "tiny-th")
+    out = tmp_path / "quality.json"
+
+    assert quality.main([str(eval_set), str(dataset), "--kb", str(kb), "--json", str(out)], settings) == 0
+
+    table = capsys.readouterr().out
+    assert "| set | slice | pipeline | questions | hit@1 | hit@5 | MRR@10 | nDCG@10 | recall@100 |" in table
+    for target in ("set.jsonl", "tiny-th"):
+        for pipeline in ("ours (hybrid)", "ours (dense)", "LangChain"):
+            assert re.search(rf"\| {target} \| all \| {re.escape(pipeline)} \| [24] \|", table), (target, pipeline)
+    assert re.search(r"\| set.jsonl \| cross-lingual \| LangChain \| 1 \|", table)
+    assert re.search(r"ours \(hybrid\) nDCG@10 at or above LangChain on \d of 7 sets and slices", table)
+    first, beir_run = json.loads(out.read_text(encoding="utf-8"))["targets"]
+    assert first["slices"] == {"all": 4, "cross-lingual": 1, "en": 1, "fi": 1, "pl": 1, "th": 1}
+    assert beir_run["slices"] == {"all": 2}
+    for run in (first, beir_run):
+        assert set(run["metrics"]) == {"ours (hybrid)", "ours (dense)", "LangChain"}
+        # Every chunk of these tiny corpora is within the top 100, and every quote/qrel is found on both sides.
+        assert all(m["all"]["recall@100"] == 1.0 for m in run["metrics"].values())
+        assert all(0 < m["all"]["ndcg@10"] <= 1 for m in run["metrics"].values())
+    assert lc.documents > 0 and any("store built" in n for n in first["notes"])
+
+    # A second run reuses the cached LangChain stores: nothing is embedded as a document again.
+    embedded = lc.documents
+    assert quality.main([str(eval_set), str(dataset), "--kb", str(kb), "--json", str(out)], settings) == 0
+    assert lc.documents == embedded
+    assert all(any("store loaded" in n for n in t["notes"]) for t in json.loads(out.read_text("utf-8"))["targets"])
