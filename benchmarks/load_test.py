@@ -6,7 +6,8 @@ Usage:
 
 The server runs in its own process with one API key (sent by every simulated agent) and the rate
 limit off. Each level runs locust headless for --duration seconds with closed-loop users (no think
-time), after a single-user run that gives the unloaded p50. Prints a Markdown table: users,
+time; --think S gives each agent a pause of about S seconds between requests), after a
+single-user closed-loop run that gives the unloaded p50. Prints a Markdown table: users,
 requests, throughput, p50/p95/p99 latency and error rate. Only loopback addresses are used.
 """
 
@@ -178,7 +179,13 @@ def table(levels: list[Level], single: Level) -> str:
             f"{level.p99:.0f} | {level.error_rate:.2%} |"
         )
     lines.append("")
-    lines.append(f"Single-user p50: {single.p50:.0f} ms")
+    lines.append(f"Single-user p50: {single.p50:.0f} ms; target: zero errors and p95 within 3x that.")
+    for level in levels:
+        met = level.failures == 0 and level.p95 <= 3 * single.p50
+        lines.append(
+            f"- {level.users} users: p95 {level.p95 / max(single.p50, 1e-9):.1f}x single-user p50: "
+            f"{'met' if met else 'NOT met'}"
+        )
     return "\n".join(lines)
 
 
@@ -190,6 +197,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60, help="seconds per level (default 60)")
     parser.add_argument("--single", type=int, default=15, help="seconds of the single-user run (default 15)")
     parser.add_argument("--uncached", action="store_true", help="make every question new (no query-cache hits)")
+    parser.add_argument("--think", type=float, default=0.0, help="mean seconds each agent pauses between requests")
+    parser.add_argument("--query-batch-size", type=int, help="ASSISTANT_QUERY_BATCH_SIZE for the server (1 = off)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON after the table")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -212,19 +221,27 @@ def main() -> None:
             "ASSISTANT_API_KEYS": json.dumps([key_entry(key, "load-test", "agent", [])]),
             "PYTHONPATH": str(ROOT),
         }
+        if args.query_batch_size:
+            server_env["ASSISTANT_QUERY_BATCH_SIZE"] = str(args.query_batch_size)
         command = [sys.executable, "-m", "benchmarks.load_test", "--serve", "--index", str(index), "--port", str(port)]
         command += ["--feedback-db", str(workdir / "feedback.sqlite")]
         server = subprocess.Popen(command + (["--fake"] if args.fake else []), cwd=ROOT, env=server_env)
         try:
             wait_ready(url, server, timeout_s=300)
             env = {**os.environ, "LOAD_TEST_KEY": key, "LOAD_TEST_UNCACHED": "1" if args.uncached else "0"}
-            single = run_locust(url, 1, args.single, workdir, env)
-            levels = [run_locust(url, int(u), args.duration, workdir, env) for u in args.users.split(",")]
+            single = run_locust(url, 1, args.single, workdir, {**env, "LOAD_TEST_THINK_S": "0"})
+            paced = {**env, "LOAD_TEST_THINK_S": str(args.think)}
+            levels = [run_locust(url, int(u), args.duration, workdir, paced) for u in args.users.split(",")]
         finally:
             server.terminate()
             server.wait(30)
     mode = "fake embedder" if args.fake else f"real model, index {args.index}"
-    print(f"Load test ({mode}; {args.duration} s per level; {'uncached' if args.uncached else 'cached'} queries)\n")
+    pacing = f"think time about {args.think:g} s" if args.think else "closed loop, no think time"
+    batching = f"; query batch size {args.query_batch_size}" if args.query_batch_size else ""
+    print(
+        f"Load test ({mode}; {args.duration} s per level; {'uncached' if args.uncached else 'cached'} queries; "
+        f"{pacing}{batching})\n"
+    )
     print(table(levels, single))
     if args.json:
         print(json.dumps([level.__dict__ for level in [single, *levels]]))

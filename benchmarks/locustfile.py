@@ -2,7 +2,8 @@
 
 Environment: LOAD_TEST_KEY (API key to send), LOAD_TEST_QUESTIONS (a .jsonl eval set with
 "question" fields; default eval/sets/demo.jsonl), LOAD_TEST_UNCACHED=1 (make every question new,
-so the server's query-embedding cache never answers).
+so the server's query-embedding cache never answers), LOAD_TEST_THINK_S (mean pause between an
+agent's requests, uniform between half and one and a half times it; 0 = closed loop, the default).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import random
 from pathlib import Path
 
-from locust import HttpUser, constant, task
+from locust import HttpUser, between, constant, task
 
 FALLBACK = [
     "How many days do I have to return an item?",
@@ -33,6 +34,7 @@ def _questions() -> list[str]:
 
 QUESTIONS = _questions()
 UNCACHED = os.environ.get("LOAD_TEST_UNCACHED") == "1"
+THINK_S = float(os.environ.get("LOAD_TEST_THINK_S", "0") or 0)
 _counter = itertools.count()
 
 
@@ -42,9 +44,10 @@ def question() -> str:
 
 
 class Agent(HttpUser):
-    # Closed loop: each simulated agent sends its next request as soon as the last one returns,
-    # so the number of users is the number of requests in flight.
-    wait_time = constant(0)
+    # Closed loop by default: each simulated agent sends its next request as soon as the last one
+    # returns, so the number of users is the number of requests in flight. With a think time, agents
+    # pause between questions (reading the answer, typing the next one), as people do.
+    wait_time = between(0.5 * THINK_S, 1.5 * THINK_S) if THINK_S > 0 else constant(0)
 
     def on_start(self) -> None:
         key = os.environ.get("LOAD_TEST_KEY", "")
