@@ -9,6 +9,7 @@ from typing import Any
 
 from assistant.answer import ExtractiveAnswerer, evidence_score
 from assistant.retriever import Mode, QueryEmbeddingCache, Retriever
+from assistant.timing import ms_since
 from eval.judges import Judge, Question
 from ingest.embedder import Embedder
 from ingest.sync import Progress
@@ -57,10 +58,6 @@ def without_query_cache(retriever: Retriever, embedder: Embedder) -> Retriever:
     return retriever
 
 
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
-
-
 def score_question(
     question: Question,
     retriever: Retriever,
@@ -73,13 +70,13 @@ def score_question(
     """Search `search_k` passages for the ranking, then ask like /v1/ask (its own top-ASK_K search)."""
     started = time.perf_counter()
     result = retriever.search(question.text, top_k=search_k, mode=mode)
-    search_ms = _ms(started)
+    search_ms = ms_since(started)
     judged = judge.rank(question, [h.chunk for h in result.hits], depth)
 
     started = time.perf_counter()
     small = retriever.search(question.text, top_k=ASK_K, mode=mode)
     answer = answerer.answer(question.text, small)
-    ask_ms = _ms(started)
+    ask_ms = ms_since(started)
 
     ranks = [(rank, item.gain) for rank, item in enumerate(judged.items, start=1) if item.gain > 0]
     dense = [h.dense_score for h in small.hits if h.dense_score is not None]
