@@ -126,6 +126,9 @@ def percentile(histogram: dict[float, int], q: float) -> float:
 
 def run_locust(url: str, users: int, seconds: int, workdir: Path, env: dict[str, str]) -> Level:
     result = workdir / f"users{users}.json"
+    # Paced agents start spread over one think time, not all in the same instant (a burst no team makes).
+    think = float(env.get("LOAD_TEST_THINK_S", "0") or 0)
+    spawn_rate = max(1.0, users / think) if think > 0 else users
     command = [
         sys.executable,
         "-m",
@@ -136,7 +139,7 @@ def run_locust(url: str, users: int, seconds: int, workdir: Path, env: dict[str,
         "--users",
         str(users),
         "--spawn-rate",
-        str(users),
+        str(spawn_rate),
         "--run-time",
         f"{seconds}s",
         "--host",
