@@ -1,6 +1,8 @@
 """FAISS at scale with synthetic vectors: flat vs HNSW vs IVF — recall@10 against flat, latency, memory per chunk.
 
 Usage: .venv/bin/python -m benchmarks.faiss_scale [--sizes 10000,100000,1000000] [--dim 768] [--queries 200]
+       [--methods flat,hnsw,ivf]
+Flat is always built: it gives the exact neighbours the others are scored against.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--methods", default="flat,hnsw,ivf", help="which approximate indexes to build besides flat")
     args = parser.parse_args()
+    methods = set(args.methods.split(","))
     rng = np.random.default_rng(0)
     print(f"Machine: {machine_info()}  \nSynthetic clustered unit vectors, dim {args.dim}, {args.queries} queries\n")
     print("| chunks | index | build s | recall@10 vs flat | p50 ms | p95 ms | bytes/chunk |")
@@ -63,32 +67,41 @@ def main() -> None:
         _, truth = flat.search(queries, 10)
         recall, p50, p95 = measure(flat, queries, None)
         print(f"| {n:,} | Flat (exact) | {build:.1f} | 1.000 | {p50:.2f} | {p95:.2f} | {index_bytes(flat) / n:.0f} |")
-        hnsw = faiss.IndexHNSWFlat(args.dim, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 80
-        started = time.perf_counter()
-        hnsw.add(data)
-        build = time.perf_counter() - started
-        hnsw.hnsw.efSearch = 64
-        recall, p50, p95 = measure(hnsw, queries, truth)
-        print(
-            f"| {n:,} | HNSW32 ef64 | {build:.1f} | {recall:.3f} | {p50:.2f} | {p95:.2f} | "
-            f"{index_bytes(hnsw) / n:.0f} |"
-        )
-        nlist = int(4 * np.sqrt(n))
-        quantizer = faiss.IndexFlatIP(args.dim)
-        ivf = faiss.IndexIVFFlat(quantizer, args.dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        started = time.perf_counter()
-        # Faiss needs at least 39 training points per list.
-        ivf.train(data[rng.choice(n, min(n, nlist * 40), replace=False)])
-        ivf.add(data)
-        build = time.perf_counter() - started
-        ivf.nprobe = 16
-        recall, p50, p95 = measure(ivf, queries, truth)
-        print(
-            f"| {n:,} | IVF{nlist} nprobe16 | {build:.1f} | {recall:.3f} | {p50:.2f} | {p95:.2f} | "
-            f"{index_bytes(ivf) / n:.0f} |"
-        )
-        del data, flat, hnsw, ivf
+        if "hnsw" in methods:
+            hnsw_row(data, queries, truth, args.dim)
+        if "ivf" in methods:
+            ivf_row(data, queries, truth, args.dim, rng)
+        del data, flat
+
+
+def hnsw_row(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, dim: int) -> None:
+    n = len(data)
+    hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    started = time.perf_counter()
+    hnsw.add(data)
+    build = time.perf_counter() - started
+    hnsw.hnsw.efSearch = 64
+    recall, p50, p95 = measure(hnsw, queries, truth)
+    print(f"| {n:,} | HNSW32 ef64 | {build:.1f} | {recall:.3f} | {p50:.2f} | {p95:.2f} | {index_bytes(hnsw) / n:.0f} |")
+
+
+def ivf_row(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, dim: int, rng: np.random.Generator) -> None:
+    n = len(data)
+    nlist = int(4 * np.sqrt(n))
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    started = time.perf_counter()
+    # Faiss needs at least 39 training points per list.
+    ivf.train(data[rng.choice(n, min(n, nlist * 40), replace=False)])
+    ivf.add(data)
+    build = time.perf_counter() - started
+    ivf.nprobe = 16
+    recall, p50, p95 = measure(ivf, queries, truth)
+    print(
+        f"| {n:,} | IVF{nlist} nprobe16 | {build:.1f} | {recall:.3f} | {p50:.2f} | {p95:.2f} | "
+        f"{index_bytes(ivf) / n:.0f} |"
+    )
 
 
 if __name__ == "__main__":
