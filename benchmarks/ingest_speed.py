@@ -1,6 +1,8 @@
 """Ingest throughput: our pipeline vs raw SentenceTransformer.encode on the same chunks vs plain LangChain.
 
-Usage: .venv/bin/python -m benchmarks.ingest_speed [FOLDER] [--skip-langchain]
+Usage: .venv/bin/python -m benchmarks.ingest_speed [FOLDER | BEIR_FOLDER [--docs N]] [--skip-langchain]
+FOLDER defaults to demo/knowledge_base; a BEIR folder (e.g. ../shared/datasets/xquad-th) contributes
+its first --docs documents as .txt files.
 Prints a Markdown table. Each run uses a fresh, empty embedding cache, so every chunk is embedded.
 """
 
@@ -14,6 +16,8 @@ from pathlib import Path
 from assistant.components import build_embedder, model_id
 from assistant.settings import Settings
 from benchmarks.machine import machine_info
+from benchmarks.reindex_speed import write_corpus
+from eval.beir import is_beir_folder
 from ingest.chunker import embedding_text
 from ingest.embedding_cache import EmbeddingCache
 from ingest.store.layout import IndexStore
@@ -62,22 +66,41 @@ def langchain_pipeline(root: Path, settings: Settings) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("folder", nargs="?", default="demo/knowledge_base")
+    parser.add_argument("folder", nargs="?", default="demo/knowledge_base", help="a folder, or a BEIR dataset folder")
+    parser.add_argument("--docs", type=int, default=200, help="documents taken from a BEIR corpus (default 200)")
     parser.add_argument("--skip-langchain", action="store_true")
     args = parser.parse_args()
     settings = Settings()
-    root = Path(args.folder)
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.folder)
+        if is_beir_folder(root):
+            # A shared benchmark corpus: its first documents as .txt files, as the BEIR evaluation writes them.
+            write_corpus(root, args.docs, Path(tmp) / "corpus")
+            root = Path(tmp) / "corpus"
         ours_s, chunks, resync_s, texts = our_pipeline(root, settings, Path(tmp))
+        report(root, args.folder, settings, ours_s, chunks, resync_s, texts, args.skip_langchain)
+
+
+def report(
+    root: Path,
+    name: str,
+    settings: Settings,
+    ours_s: float,
+    chunks: int,
+    resync_s: float,
+    texts: list[str],
+    skip_langchain: bool,
+) -> None:
+    """Run the two baselines on the same folder and print the table."""
     raw_s = raw_encode(texts, settings)
     rows = [
         ("our ingest (load, chunk, embed, index, publish)", chunks, ours_s),
         ("raw SentenceTransformer.encode, same chunk texts", len(texts), raw_s),
     ]
-    if not args.skip_langchain:
+    if not skip_langchain:
         lc_s, lc_chunks = langchain_pipeline(root, settings)
         rows.append(("LangChain: RecursiveCharacterTextSplitter(1000,150) + HF embeddings + FAISS", lc_chunks, lc_s))
-    print(f"Machine: {machine_info()}  \nCorpus: {root} ({sum(1 for p in root.rglob('*') if p.is_file())} files)\n")
+    print(f"Machine: {machine_info()}  \nCorpus: {name} ({sum(1 for p in root.rglob('*') if p.is_file())} files)\n")
     print("| pipeline | chunks | seconds | chunks/s |\n|---|---:|---:|---:|")
     for name, n, seconds in rows:
         print(f"| {name} | {n} | {seconds:.1f} | {n / seconds:.2f} |")
