@@ -40,7 +40,6 @@ class QueryBatcher:
         self._queue: list[_Slot] = []
         self._busy = False
         self._changed = threading.Condition()
-        self.batches = 0  # forward passes run (for tests and metrics)
 
     def embed_query(self, text: str) -> np.ndarray:
         slot = _Slot(text)
@@ -76,7 +75,5 @@ class QueryBatcher:
             for slot in batch:
                 slot.error, slot.done = exc, True
             return
-        finally:
-            self.batches += 1
         for slot, vector in zip(batch, vectors, strict=True):
             slot.vector, slot.done = np.asarray(vector, dtype=np.float32), True
