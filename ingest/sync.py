@@ -18,9 +18,9 @@ from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
 from ingest.embedding_cache import EmbeddingCache, embed_with_cache
 from ingest.errors import IngestError
-from ingest.isolation import run_isolated
 from ingest.language import detect_language
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.parse_server import ParseServer
 from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
 from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, ids_of, new_version_name
@@ -134,8 +134,8 @@ def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
     return found, failures
 
 
-def _load(path: Path, source: str, max_bytes: int) -> Document:
-    return load_document(path, source, max_bytes=max_bytes)
+# The loader the parse server runs for each file, by reference: the real one imports only the loaders.
+_load = load_document
 
 
 def prepare_chunks(doc: Document, embedder: Embedder, options: SyncOptions) -> list[Chunk]:
@@ -183,7 +183,7 @@ def sync_folder(
     progress = progress or NullProgress()
     root = root.resolve()
     report = SyncReport()
-    with store.lock():
+    with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
         previous = _load_previous(store)
         pipeline = options.fingerprint()
@@ -210,7 +210,7 @@ def sync_folder(
                     # Raises UnsupportedFormat at once; no child process needed for that.
                     doc = load_document(item.path, item.source, options.max_file_bytes)
                 else:
-                    doc = run_isolated(
+                    doc = parser.parse(
                         _load,
                         (item.path, item.source, options.max_file_bytes),
                         item.source,
