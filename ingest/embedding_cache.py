@@ -56,6 +56,8 @@ def embed_with_cache(
     keys = [text_key(embedder.model_id, t) for t in texts]
     cached = cache.get_many(list(dict.fromkeys(keys)))
     missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
+    # Longest first across all slices, as one big encode call would: batches of like length pad less.
+    missing.sort(key=len, reverse=True)
     if missing:
         # Commit in slices so a killed run keeps what it already paid for.
         for first in range(0, len(missing), 256):

@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ingest.embedding_cache import EmbeddingCache
@@ -177,3 +178,18 @@ def test_changed_chunking_settings_rebuild_every_document(corpus, store, embedde
     report = sync_folder(corpus, store, embedder, embedder.model_id, cache, SyncOptions(chunk_max_tokens=20))
     assert sorted(report.added) == sorted(CORPUS)
     assert store.load().manifest.pipeline == SyncOptions(chunk_max_tokens=20).fingerprint()
+
+
+def test_new_texts_reach_the_model_longest_first_and_come_back_in_order(tmp_path: Path) -> None:
+    from ingest.embedding_cache import embed_with_cache
+
+    rng = random.Random(7)
+    texts = [" ".join(f"word{rng.randrange(50)}" for _ in range(rng.randrange(1, 40))) for _ in range(600)]
+    embedder, cache = FakeEmbedder(), EmbeddingCache(tmp_path / "cache.sqlite")
+    vectors, embedded = embed_with_cache(embedder, cache, texts)
+
+    unique = list(dict.fromkeys(texts))
+    assert embedded == len(unique) and sorted(embedder.embedded) == sorted(unique)
+    # One length order across the commit slices, as a single encode call would batch them.
+    assert [len(t) for t in embedder.embedded] == sorted((len(t) for t in unique), reverse=True)
+    assert np.allclose(vectors, embedder.embed_documents(texts))
