@@ -211,3 +211,34 @@ def test_quality_vs_langchain_end_to_end_with_fake_models(quality_setup, tmp_pat
     assert quality.main([str(eval_set), str(dataset), "--kb", str(kb), "--json", str(out)], settings) == 0
     assert lc.documents == embedded
     assert all(any("store loaded" in n for n in t["notes"]) for t in json.loads(out.read_text("utf-8"))["targets"])
+
+
+def _parallel_beir(folder: Path, questions: dict[str, str], passages: dict[str, str]) -> Path:
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [{"_id": pid, "title": "", "text": text} for pid, text in passages.items()]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus) + "\n", encoding="utf-8")
+    queries = [{"_id": qid, "text": text} for qid, text in questions.items()]
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(r) for r in queries) + "\n", encoding="utf-8")
+    pairs = zip(questions, passages, strict=True)
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{p}\t1\n" for q, p in pairs), encoding="utf-8"
+    )
+    return folder
+
+
+def test_cross_lingual_pair_asks_one_sets_questions_against_the_others_passages(tmp_path: Path) -> None:
+    from benchmarks.cross_lingual_pairs import pair_folder
+    from eval.beir import BeirError, load_beir
+
+    thai = _parallel_beir(tmp_path / "th", {"q1": "คืนเงินกี่วัน", "q2": "ส่งของกี่วัน"}, {"t1": "คืนเงิน 14 วัน", "t2": "ส่ง 3 วัน"})
+    english = _parallel_beir(
+        tmp_path / "en", {"q1": "Refund days?", "q2": "Delivery days?"}, {"e1": "Refund 14 days", "e2": "3 days"}
+    )
+    pair = load_beir(pair_folder(thai, english, tmp_path / "pairs"))
+    assert pair.queries == {"q1": "คืนเงินกี่วัน", "q2": "ส่งของกี่วัน"}
+    assert pair.qrels == {"q1": {"e1": 1}, "q2": {"e2": 1}}
+    assert (pair.corpus).read_text(encoding="utf-8") == (english / "corpus.jsonl").read_text(encoding="utf-8")
+
+    other = _parallel_beir(tmp_path / "pl", {"x9": "Ile dni?"}, {"p1": "14 dni"})
+    with pytest.raises(BeirError, match="not parallel"):
+        pair_folder(other, english, tmp_path / "pairs")
