@@ -3,7 +3,8 @@
 XQuAD's Thai and English sets translate each other with the same question ids, so the Thai questions
 judged against the English paragraphs (and the reverse) measure the case of an agent asking in one
 language about a document written in another, on 1,190 public questions instead of the demo set's 36.
-The new folder holds symbolic links to the two datasets; nothing is copied.
+The new folder links to the two datasets' queries and corpus; only the judgements are rewritten, for
+the questions both sets have.
 
 Usage: .venv/bin/python -m benchmarks.cross_lingual_pairs QUESTIONS_DIR CORPUS_DIR [--out DIR]
 Prints the folder, which `assistant eval` and `benchmarks.quality_vs_langchain` take like any BEIR folder.
@@ -19,29 +20,34 @@ from assistant.settings import Settings
 from eval.beir import QRELS, BeirError, is_beir_folder, load_beir, load_qrels
 
 
-def pair_folder(questions: Path, corpus: Path, out: Path) -> Path:
-    """`out/<questions>-questions-on-<corpus>`: queries of `questions`, corpus and qrels of `corpus`."""
+def pair_folder(questions: Path, corpus: Path, out: Path) -> tuple[Path, int, int]:
+    """`out/<questions>-questions-on-<corpus>`: queries of `questions`, corpus and qrels of `corpus`.
+
+    Only questions present in both datasets are judged (XQuAD th lacks 4 of the English ones).
+    Returns (folder, questions judged, questions dropped).
+    """
     for folder in (questions, corpus):
         if not is_beir_folder(folder):
             raise BeirError(f"{folder} is not a BEIR folder (needs corpus.jsonl, queries.jsonl and {QRELS})")
     judged = load_qrels(corpus / QRELS)
     asked = load_beir(questions).queries
-    missing = [q for q in judged if q not in asked]
-    if missing:
+    shared = [q for q in judged if q in asked]
+    if len(shared) < len(judged) / 2:
         raise BeirError(
-            f"{len(missing)} of {len(judged)} questions judged in {corpus.name} are not in {questions.name} "
-            f"(e.g. {missing[0]}): the two datasets are not parallel"
+            f"only {len(shared)} of {len(judged)} questions judged in {corpus.name} are in {questions.name}: "
+            "the two datasets are not parallel"
         )
     target = out / f"{questions.name}-questions-on-{corpus.name}"
     (target / QRELS).parent.mkdir(parents=True, exist_ok=True)
     for link, source in (
         (target / "queries.jsonl", questions / "queries.jsonl"),
         (target / "corpus.jsonl", corpus / "corpus.jsonl"),
-        (target / QRELS, corpus / QRELS),
     ):
         link.unlink(missing_ok=True)
         link.symlink_to(source.resolve())
-    return target
+    rows = "".join(f"{q}\t{doc}\t{grade}\n" for q in shared for doc, grade in judged[q].items())
+    (target / QRELS).write_text("query-id\tcorpus-id\tscore\n" + rows, encoding="utf-8")
+    return target, len(shared), len(judged) - len(shared)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -50,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("corpus", type=Path, help="BEIR folder whose corpus and judgements are used")
     parser.add_argument("--out", type=Path, help="where to create the folder (default <cache_dir>/crosslingual)")
     args = parser.parse_args(argv)
-    print(pair_folder(args.questions, args.corpus, args.out or Settings().cache_dir / "crosslingual"))
+    folder, kept, dropped = pair_folder(args.questions, args.corpus, args.out or Settings().cache_dir / "crosslingual")
+    print(f"{folder} ({kept} questions judged; {dropped} not asked in {args.questions.name})")
 
 
 if __name__ == "__main__":

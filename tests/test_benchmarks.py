@@ -234,11 +234,16 @@ def test_cross_lingual_pair_asks_one_sets_questions_against_the_others_passages(
     english = _parallel_beir(
         tmp_path / "en", {"q1": "Refund days?", "q2": "Delivery days?"}, {"e1": "Refund 14 days", "e2": "3 days"}
     )
-    pair = load_beir(pair_folder(thai, english, tmp_path / "pairs"))
+    folder, kept, dropped = pair_folder(thai, english, tmp_path / "pairs")
+    pair = load_beir(folder)
+    assert (kept, dropped) == (2, 0)
     assert pair.queries == {"q1": "คืนเงินกี่วัน", "q2": "ส่งของกี่วัน"}
     assert pair.qrels == {"q1": {"e1": 1}, "q2": {"e2": 1}}
     assert (pair.corpus).read_text(encoding="utf-8") == (english / "corpus.jsonl").read_text(encoding="utf-8")
 
+    # A question only one side has is left out; sets that barely overlap are refused.
+    partial = _parallel_beir(tmp_path / "th1", {"q2": "ส่งของกี่วัน"}, {"t2": "ส่ง 3 วัน"})
+    assert load_beir(pair_folder(partial, english, tmp_path / "pairs")[0]).qrels == {"q2": {"e2": 1}}
     other = _parallel_beir(tmp_path / "pl", {"x9": "Ile dni?"}, {"p1": "14 dni"})
     with pytest.raises(BeirError, match="not parallel"):
         pair_folder(other, english, tmp_path / "pairs")
