@@ -64,6 +64,31 @@ def _pieces(doc: Document, count: TokenCounter, limit: int) -> list[_Piece]:
     return out
 
 
+def _fold_preambles(groups: list[list[_Piece]], max_tokens: int, min_tokens: int) -> list[list[_Piece]]:
+    """Join a tiny lead-in ("Updated 10 February 2025") to the first passage of the subsection after it.
+
+    Alone, such a line becomes a passage that carries little more than the document title, ranks
+    for any question about the document and cites nothing useful.
+    """
+    out: list[list[_Piece]] = []
+    for group in groups:
+        previous = out[-1] if out else None
+        if previous is not None:
+            outer, inner = previous[-1].block, group[0].block
+            size = sum(p.tokens for p in previous) + sum(p.tokens for p in group)
+            if (
+                sum(p.tokens for p in previous) < min_tokens
+                and inner.headings[: len(outer.headings)] == outer.headings
+                and len(inner.headings) > len(outer.headings)
+                and inner.page == outer.page
+                and size <= max_tokens + min_tokens
+            ):
+                previous.extend(group)
+                continue
+        out.append(group)
+    return out
+
+
 def chunk_id(source: str, ordinal: int, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{ordinal}\x00{text}".encode()).hexdigest()[:16]
 
@@ -104,11 +129,13 @@ def chunk_document(
             current.append(piece)
         else:
             groups.append([piece])
+    groups = _fold_preambles(groups, max_tokens, min_tokens)
     chunks = []
     for ordinal, group in enumerate(groups):
         start, end = group[0].start, group[-1].end
         text = doc.text[start:end]
-        headings = group[0].block.headings
+        # The deepest heading path: a folded preamble sits under its parent, the rest under this one.
+        headings = group[-1].block.headings
         language = doc.language or "und"
         if language_of is not None and len(text) >= 40:
             language = language_of(text)

@@ -113,3 +113,36 @@ def test_keyword_analysis_segments_thai_and_stems_inflected_words() -> None:
     assert analyze("przesyłki", "pl") == analyze("przesyłka", "pl")
     assert analyze("palautuksen", "fi") == analyze("palautukset", "fi")
     assert analyze("Returns", "en") == analyze("returned", "en")
+
+
+def _nested_doc(parts: list[tuple[tuple[str, ...], str]]) -> Document:
+    """Paragraphs under explicit heading paths (the heading blocks themselves are left out)."""
+    text, blocks = "", []
+    for headings, paragraph in parts:
+        if text:
+            text += "\n\n"
+        start = len(text)
+        text += paragraph
+        blocks.append(Block(start, len(text), "paragraph", headings=headings, level=0))
+    return Document(source="payments.html", text=text, blocks=blocks, title="Payments", language="en")
+
+
+def test_a_tiny_lead_in_joins_the_first_subsection_instead_of_standing_alone() -> None:
+    cards = "We accept Visa and Mastercard. The card is charged when the order ships, not when it is placed."
+    invoice = "Invoices are due in 14 days. A reminder costs 5 euros and is sent after the due date."
+    doc = _nested_doc(
+        [
+            (("Payments",), "Updated 10 February 2025"),
+            (("Payments", "Cards"), cards),
+            (("Payments", "Cash on delivery"), "Not available."),
+            (("Payments", "Invoice"), invoice),
+        ]
+    )
+    chunks = chunk_document(doc, rough_token_count, max_tokens=60, min_tokens=10)
+
+    first = chunks[0]
+    assert first.text.startswith("Updated 10 February 2025") and first.text.endswith(cards)
+    assert first.section == "Payments > Cards"
+    # A short section of its own is a real answer: it is not folded into its sibling.
+    assert [c.text for c in chunks[1:]] == ["Not available.", invoice]
+    assert [c.section for c in chunks[1:]] == ["Payments > Cash on delivery", "Payments > Invoice"]
