@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.components import build_embedder, model_id
+from assistant.components import build_embedder, build_sync_options, model_id
 from assistant.settings import Settings
 from benchmarks.machine import machine_info
 from benchmarks.reindex_speed import write_corpus
@@ -21,7 +21,7 @@ from eval.beir import is_beir_folder
 from ingest.chunker import embedding_text
 from ingest.embedding_cache import EmbeddingCache
 from ingest.store.layout import IndexStore
-from ingest.sync import SyncOptions, sync_folder
+from ingest.sync import sync_folder
 
 
 def our_pipeline(root: Path, settings: Settings, tmp: Path) -> tuple[float, int, float, list[str]]:
@@ -31,7 +31,7 @@ def our_pipeline(root: Path, settings: Settings, tmp: Path) -> tuple[float, int,
     _ = embedder.loaded
     store = IndexStore(tmp / "ours")
     cache = EmbeddingCache(tmp / "cache.sqlite")
-    options = SyncOptions(chunk_max_tokens=settings.chunk_max_tokens, chunk_min_tokens=settings.chunk_min_tokens)
+    options = build_sync_options(settings)  # exactly what `assistant ingest` uses
     started = time.perf_counter()
     report = sync_folder(root, store, embedder, model_id(settings), cache, options)
     elapsed = time.perf_counter() - started
