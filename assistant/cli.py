@@ -202,8 +202,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     service = build_service(settings, args.index)
     try:
         service.load()
-        # Warm the model so the first agent does not wait for it.
-        service.search("warm up", 1)
+        # Load the model and each language's analyzers now, so the first agent does not wait for them.
+        service.warm_up()
     except (IndexError_, ModelMismatch) as exc:
         err.print(f"[red]{exc}[/red]")
         return EXIT_FAILED

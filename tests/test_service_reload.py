@@ -124,3 +124,39 @@ def test_opening_and_closing_the_app_does_not_leak_files_or_threads(service, tmp
         cycle()
     assert _open_fds() <= fds
     assert threading.active_count() <= threads
+
+
+def test_warm_up_prepares_every_configured_language_without_calling_the_llm(corpus, store, embedder, cache) -> None:
+    """The first Polish or Thai question after start must not wait for its stemmer or segmenter to load."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from ingest import analyzer
+    from ingest.language import detect_language
+
+    class FailingModel(FakeListChatModel):
+        def _call(self, *args: object, **kwargs: object) -> str:
+            raise AssertionError("warm-up must not spend an LLM call")
+
+    class RecordingEmbedder(type(embedder)):  # type: ignore[misc]
+        questions: list[str] = []
+
+        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+            self.questions.extend(texts)
+            return super().embed_queries(texts)
+
+        def embed_query(self, text):  # type: ignore[no-untyped-def]
+            self.questions.append(text)
+            return super().embed_query(text)
+
+    recording = RecordingEmbedder()
+    sync_folder(corpus, store, recording, recording.model_id, cache)
+    config = ServiceConfig(min_dense_score=0.4, languages=("en", "fi", "pl", "th"), query_batch_size=1)
+    service = KnowledgeService(store, recording, recording.model_id, config, FailingModel(responses=["unused"]))
+    analyzer._polish.cache_clear()
+    analyzer._thai_stopwords.cache_clear()
+
+    service.warm_up()
+
+    assert {detect_language(q) for q in recording.questions} == {"en", "fi", "pl", "th"}
+    assert analyzer._polish.cache_info().currsize == 1
+    assert analyzer._thai_stopwords.cache_info().currsize == 1
