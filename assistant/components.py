@@ -19,7 +19,11 @@ from ingest.sync import SyncOptions
 def model_id(settings: Settings) -> str:
     """The identity an index records for its model, known without loading the model."""
     base = BUNDLED_MODEL if settings.embedding_model == BUNDLED_MODEL else model_id_for(settings.embedding_model)
-    return base + (f"@{settings.embedding_dim}" if settings.embedding_dim else "")
+    return (
+        base
+        + (f"@{settings.embedding_dim}" if settings.embedding_dim else "")
+        + ("+int8" if settings.embedding_int8 else "")
+    )
 
 
 def prepare_model(settings: Settings) -> str:
@@ -35,6 +39,7 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
             prepare_model(settings),
             dim=settings.embedding_dim,
             batch_size=settings.embedding_batch_size,
+            quantize=settings.embedding_int8,
         )
         embedder.model_id = model_id(settings)
         return embedder

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     embedding_dim: int | None = Field(
         None, description="Truncate embeddings to this many dimensions (Matryoshka); None keeps all."
     )
+    embedding_int8: bool = Field(
+        False,
+        description=(
+            "Run the model's linear layers in int8 (torch dynamic quantization): faster on CPU, "
+            "slightly different vectors; the index records it, so switching means a rebuild."
+        ),
+    )
     embedding_batch_size: int = Field(16, description="Passages per embedding batch.", ge=1)
     query_batch_size: int = Field(
         16,

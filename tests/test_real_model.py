@@ -73,3 +73,18 @@ def test_answer_cites_the_supporting_sentence(real_service) -> None:
 def test_unrelated_question_is_not_answered(real_service) -> None:
     answer, _ = real_service.ask("Can I pay with cryptocurrency like Bitcoin?", 3)
     assert not answer.found and answer.related
+
+
+def test_int8_setting_quantizes_the_model() -> None:
+    """ASSISTANT_EMBEDDING_INT8 really runs int8: vectors move a little, and stay close to fp32."""
+    import numpy as np
+
+    from assistant.components import build_embedder
+
+    texts = list(DOCS.values())
+    fp32 = build_embedder(Settings()).embed_documents(texts)
+    int8_embedder = build_embedder(Settings(embedding_int8=True))
+    int8 = int8_embedder.embed_documents(texts)
+    cosine = np.sum(fp32 * int8, axis=1)
+    assert int8_embedder.model_id.endswith("+int8")
+    assert cosine.max() < 0.9999 and cosine.min() > 0.8
