@@ -29,7 +29,7 @@ from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".meta.json"
 # Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 
 class Progress(Protocol):

@@ -544,6 +544,31 @@ def test_markdown_title_falls_back_to_stem(tmp_path: Path) -> None:
     assert load_document(path, "muistio.markdown").title == "muistio"
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "f5844a8881e6fc71cf049da8122a6d7ad6c490882b6b4aa94e396cae86fecdf9.txt",
+        "123e4567-e89b-12d3-a456-426614174000.md",
+        "360012345678.html",
+        "2024-01-05.txt",
+    ],
+)
+def test_a_file_named_by_an_identifier_gets_no_title(tmp_path: Path, name: str) -> None:
+    """A hash or ticket number says nothing; as a title it would be embedded with every passage."""
+    from ingest.chunker import chunk_document, embedding_text
+
+    # One line longer than a title can be, so plain text takes no title from its first line either.
+    body = (
+        "Refunds reach the customer's card within five working days of the return arriving at our "
+        "warehouse; card issuers may take two more days to show it."
+    )
+    path = write(tmp_path, name, f"<p>{body}</p>" if name.endswith(".html") else body)
+    doc = load_document(path, name)
+    assert doc.title == ""
+    chunk = chunk_document(doc, lambda text: len(text.split()), 200, 0)[0]
+    assert embedding_text(chunk) == body
+
+
 # --- Plain text --------------------------------------------------------------------------------
 
 PL_LONG = (
