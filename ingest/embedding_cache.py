@@ -56,8 +56,10 @@ def embed_with_cache(
     keys = [text_key(embedder.model_id, t) for t in texts]
     cached = cache.get_many(list(dict.fromkeys(keys)))
     missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
-    # Longest first across all slices, as one big encode call would: batches of like length pad less.
-    missing.sort(key=len, reverse=True)
+    # Longest first in model tokens across all slices: batches of like length pad less. Characters
+    # are a poor proxy in a mixed-language corpus (a Thai and a Polish passage of the same
+    # character count differ widely in tokens).
+    missing.sort(key=embedder.count_tokens, reverse=True)
     if missing:
         # Commit in slices so a killed run keeps what it already paid for.
         for first in range(0, len(missing), 256):

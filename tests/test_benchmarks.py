@@ -247,3 +247,12 @@ def test_cross_lingual_pair_asks_one_sets_questions_against_the_others_passages(
     other = _parallel_beir(tmp_path / "pl", {"x9": "Ile dni?"}, {"p1": "14 dni"})
     with pytest.raises(BeirError, match="not parallel"):
         pair_folder(other, english, tmp_path / "pairs")
+
+
+def test_length_batching_counts_the_padding_each_order_costs() -> None:
+    from benchmarks.length_batching import padded_tokens
+
+    # Two batches of two: in document order each batch pads a 10-token text to 200 tokens.
+    assert padded_tokens([10, 200, 10, 200], 2) == 800
+    assert padded_tokens([200, 200, 10, 10], 2) == 420
+    assert padded_tokens([5, 7, 3], 2) == 2 * 7 + 3

@@ -88,3 +88,16 @@ def test_int8_setting_quantizes_the_model() -> None:
     cosine = np.sum(fp32 * int8, axis=1)
     assert int8_embedder.model_id.endswith("+int8")
     assert cosine.max() < 0.9999 and cosine.min() > 0.8
+
+
+def test_batched_passages_come_back_in_the_callers_order() -> None:
+    """Batches are planned by token count; every vector must still land on its own text."""
+    import numpy as np
+
+    from assistant.components import build_embedder
+
+    texts = list(DOCS.values()) + ["Lyhyt.", "ขอบคุณ", DOCS["palautus.md"] * 3]
+    embedder = build_embedder(Settings(embedding_batch_size=2)).loaded
+    together = embedder.embed_documents(texts)
+    alone = np.vstack([embedder.embed_documents([t]) for t in texts])
+    assert np.sum(together * alone, axis=1).min() > 0.999
