@@ -209,6 +209,9 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         # No counts here: the route is open, and a count would include restricted documents.
         # Managers see per-document counts under /v1/manage/documents.
         body: dict[str, object] = {"status": "ready", "index_version": service.retriever().index.version}
+        backend = getattr(service.embedder, "backend", None)
+        if backend:
+            body["embedding_backend"] = backend
         if service.last_error:
             body["error"] = service.last_error
         return JSONResponse(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from assistant.feedback import FeedbackLog
@@ -9,11 +10,14 @@ from assistant.llm_answer import build_chat_model
 from assistant.reranker import CrossEncoderReranker
 from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import BUNDLED_MODEL, Settings
-from ingest.embedder import LazyEmbedder, SentenceTransformerEmbedder, model_id_for
+from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder, model_id_for
 from ingest.embedding_cache import EmbeddingCache
 from ingest.model_fetch import ensure_model
+from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
+
+log = logging.getLogger(__name__)
 
 
 def model_id(settings: Settings) -> str:
@@ -33,8 +37,41 @@ def prepare_model(settings: Settings) -> str:
     return settings.model_path_or_name
 
 
+def prepare_onnx(settings: Settings) -> Path | None:
+    """The verified ONNX export of the model when the onnx backend applies, exported once; None otherwise.
+
+    A failed export is logged and answered with None: the torch runtime gives the same vectors, so
+    the service stays correct, only slower.
+    """
+    if settings.embedding_backend != "onnx" or settings.embedding_int8:
+        return None
+    model_dir = Path(prepare_model(settings))
+    if not model_dir.is_dir():
+        log.warning("onnx backend needs a local model folder; %s is not one: using torch", model_dir)
+        return None
+    try:
+        return ensure_export(model_dir, export_dir_for(settings.cache_dir, model_dir))
+    except (OnnxExportError, ImportError, OSError) as exc:
+        log.warning("ONNX export unavailable, embedding with torch instead: %s", exc)
+        return None
+
+
 def build_embedder(settings: Settings) -> LazyEmbedder:
-    def load() -> SentenceTransformerEmbedder:
+    def load() -> Embedder:
+        export_dir = prepare_onnx(settings)
+        embedder: OnnxEmbedder | SentenceTransformerEmbedder
+        if export_dir is not None:
+            try:
+                embedder = OnnxEmbedder(
+                    Path(prepare_model(settings)),
+                    export_dir,
+                    dim=settings.embedding_dim,
+                    batch_size=settings.embedding_batch_size,
+                )
+                embedder.model_id = model_id(settings)
+                return embedder
+            except Exception as exc:  # onnxruntime raises its own untyped errors on a bad graph
+                log.warning("ONNX Runtime could not load %s, embedding with torch instead: %s", export_dir, exc)
         embedder = SentenceTransformerEmbedder(
             prepare_model(settings),
             dim=settings.embedding_dim,

@@ -43,8 +43,16 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Positions grouped into batches of like token length, longest first: least padding per batch."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    return [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+
+
 class SentenceTransformerEmbedder:
     """Loads any sentence-transformers model by name or path; uses its `query`/`document` prompts."""
+
+    backend = "torch"
 
     def __init__(self, name_or_path: str, dim: int | None = None, batch_size: int = 16, quantize: bool = False) -> None:
         from sentence_transformers import SentenceTransformer
@@ -71,10 +79,8 @@ class SentenceTransformerEmbedder:
         # benchmarks/length_batching.py). Each encode call gets exactly one batch, so its own
         # reordering cannot undo ours; the caller's order is restored afterwards.
         lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-        order = sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for first in range(0, len(order), self.batch_size):
-            idx = order[first : first + self.batch_size]
+        for idx in length_sorted_batches(lengths, self.batch_size):
             out[idx] = self.model.encode(
                 [texts[i] for i in idx],
                 prompt_name=self._document_prompt,
@@ -132,6 +138,11 @@ class LazyEmbedder:
     @property
     def dim(self) -> int:
         return self.loaded.dim
+
+    @property
+    def backend(self) -> str | None:
+        """The runtime that embeds ('onnx' or 'torch'), None until the model is loaded."""
+        return None if self._loaded is None else getattr(self._loaded, "backend", None)
 
     def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         return self.loaded.embed_documents(texts, progress)

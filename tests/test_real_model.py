@@ -101,3 +101,35 @@ def test_batched_passages_come_back_in_the_callers_order() -> None:
     together = embedder.embed_documents(texts)
     alone = np.vstack([embedder.embed_documents([t]) for t in texts])
     assert np.sum(together * alone, axis=1).min() > 0.999
+
+
+def test_onnx_runtime_gives_the_torch_vectors() -> None:
+    """The default runtime is ONNX (exported by `make setup`) and an index built by either serves with the other."""
+    import numpy as np
+
+    from assistant.components import build_embedder
+
+    texts = list(DOCS.values()) + ["Lyhyt.", DOCS["palautus.md"] * 3]
+    questions = ["Ile dni mam na zwrot towaru?", "บัญชีจะถูกล็อกหลังจากเข้าสู่ระบบผิดกี่ครั้ง"]
+    onnx = build_embedder(Settings(embedding_batch_size=2))
+    torch = build_embedder(Settings(embedding_backend="torch"))
+    assert onnx.loaded.model_id == torch.loaded.model_id
+    assert (onnx.backend, torch.backend) == ("onnx", "torch")
+    assert np.sum(onnx.embed_documents(texts) * torch.embed_documents(texts), axis=1).min() > 0.9999
+    assert np.sum(onnx.embed_queries(questions) * torch.embed_queries(questions), axis=1).min() > 0.9999
+    assert float(onnx.embed_query(questions[0]) @ torch.embed_query(questions[0])) > 0.9999
+    assert onnx.count_tokens(texts[0]) == torch.count_tokens(texts[0])
+
+
+def test_onnx_runtime_truncates_like_sentence_transformers() -> None:
+    """ASSISTANT_EMBEDDING_DIM (Matryoshka) cuts and re-normalises the same way on both runtimes."""
+    import numpy as np
+
+    from assistant.components import build_embedder
+
+    texts = list(DOCS.values())
+    onnx = build_embedder(Settings(embedding_dim=256))
+    torch = build_embedder(Settings(embedding_dim=256, embedding_backend="torch"))
+    ours, theirs = onnx.embed_documents(texts), torch.embed_documents(texts)
+    assert ours.shape == theirs.shape == (len(texts), 256)
+    assert np.sum(ours * theirs, axis=1).min() > 0.9999

@@ -10,6 +10,17 @@ import numpy as np
 FILE = "vectors.faiss"
 
 
+def search_on_one_thread() -> None:
+    """Run FAISS's OpenMP on one thread in a process that answers one question per search.
+
+    A single query gains nothing from a second thread (200k flat vectors: 27 ms on one thread, 42 ms
+    on two), and the embedding runtime's threads hold the cores right after each question: with two,
+    the OpenMP team waited for them and a 144-passage search took 4.6 ms instead of 0.15 ms
+    (benchmarks/query_latency.py). Process-wide; FAISS's bundled OpenMP is its own.
+    """
+    faiss.omp_set_num_threads(1)
+
+
 class FaissVectorIndex:
     """Flat index: exact results, fine to a few hundred thousand chunks on one machine."""
 

@@ -1,0 +1,223 @@
+"""The embedding model on ONNX Runtime: the same vectors as sentence-transformers, about 2.7x faster per question.
+
+sentence-transformers' own ONNX backend needs `optimum`, which pins an older transformers and pulls a
+CUDA torch, so the model is exported here once with `torch.onnx.export` (the whole pipeline:
+transformer, pooling, dense layers) and checked against torch before it is used. The vectors agree to
+float noise (cosine >= 0.99999 is required), so an index built by either runtime serves with the other
+and the index's model id does not change. Measured in docs/benchmarks.md (benchmarks/onnx_embedding.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.embedder import length_sorted_batches, model_id_for, normalise
+
+log = logging.getLogger(__name__)
+
+ONNX_FILE = "embedding.onnx"
+META_FILE = "export.json"
+# Bump when the export itself changes; older exports are then redone.
+EXPORT_FORMAT = 1
+MIN_AGREEMENT = 0.99999
+_CHECK_TEXTS = (
+    "How long is a BLIK code valid?",
+    "Voit palauttaa tuotteen 30 päivän kuluessa toimituksesta. Palautus on maksuton Postin kautta.",
+    "Kod BLIK jest ważny przez 2 minuty. Jeśli płatność się nie powiedzie, wygeneruj nowy kod.",
+    "ในช่วงเทศกาลสงกรานต์ การจัดส่งอาจล่าช้าสามถึงห้าวันทำการ",
+)
+
+
+class OnnxExportError(RuntimeError):
+    """The model could not be exported to ONNX, or the export does not reproduce the torch vectors."""
+
+
+def source_identity(model_dir: Path) -> dict[str, object]:
+    """What the export was made from: weight files by size and modification time, plus the format."""
+    weights = sorted(p for p in model_dir.rglob("*.safetensors") if p.is_file()) or sorted(
+        p for p in model_dir.rglob("*.bin") if p.is_file()
+    )
+    return {
+        "format": EXPORT_FORMAT,
+        "model": str(model_dir.resolve()),
+        "weights": {str(p.relative_to(model_dir)): [p.stat().st_size, p.stat().st_mtime_ns] for p in weights},
+    }
+
+
+def export_dir_for(cache_dir: Path, model_dir: Path) -> Path:
+    return cache_dir / "onnx" / model_id_for(str(model_dir))
+
+
+def is_current(export_dir: Path, model_dir: Path) -> bool:
+    """True when `export_dir` holds a verified export of the model as it is on disk now."""
+    meta = export_dir / META_FILE
+    if not meta.exists() or not (export_dir / ONNX_FILE).exists():
+        return False
+    try:
+        recorded = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded.get("source") == source_identity(model_dir) and recorded.get("files") == _file_sizes(export_dir)
+
+
+def _file_sizes(export_dir: Path) -> dict[str, int]:
+    """The export's own files by size: a truncated copy is redone, not loaded."""
+    return {p.name: p.stat().st_size for p in sorted(export_dir.glob(ONNX_FILE + "*"))}
+
+
+def ensure_export(model_dir: Path, export_dir: Path) -> Path:
+    """Return a verified ONNX export of the sentence-transformers model in `model_dir`, exporting once."""
+    if is_current(export_dir, model_dir):
+        return export_dir
+    log.info("exporting %s to ONNX (once; about a minute on 2 cores)", model_dir)
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=export_dir.parent, prefix=".export-") as tmp:
+        staging = Path(tmp) / "export"
+        agreement = _export_and_check(model_dir, staging)
+        meta = {"source": source_identity(model_dir), "files": _file_sizes(staging), "agreement": agreement}
+        (staging / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if export_dir.exists():
+            shutil.rmtree(export_dir)
+        staging.rename(export_dir)
+    log.info("ONNX export ready in %s (cosine with torch >= %.7f)", export_dir, agreement)
+    return export_dir
+
+
+def _export_and_check(model_dir: Path, staging: Path) -> float:
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:  # pragma: no cover - both are core dependencies
+        raise OnnxExportError(f"exporting needs torch and sentence-transformers: {exc}") from exc
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    try:
+        _export(model, staging / ONNX_FILE, torch)
+    except Exception as exc:  # the exporter raises many types; all mean "no ONNX model"
+        raise OnnxExportError(f"torch.onnx.export failed for {model_dir}: {exc}") from exc
+    texts = list(_CHECK_TEXTS)
+    expected = np.asarray(model.encode(texts, normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
+    runner = _OnnxRunner(staging / ONNX_FILE, model.tokenizer, int(model.max_seq_length or 512))
+    # One text at a time and all together: both dynamic axes must hold.
+    got = np.vstack([runner.run([t]) for t in texts])
+    together = runner.run(texts)
+    agreement = float(min(np.sum(expected * got, axis=1).min(), np.sum(expected * together, axis=1).min()))
+    if agreement < MIN_AGREEMENT:
+        raise OnnxExportError(f"ONNX vectors differ from torch (cosine {agreement:.6f} < {MIN_AGREEMENT})")
+    return agreement
+
+
+def _export(model: Any, path: Path, torch: Any) -> None:
+    """The model's `sentence_embedding` for (input_ids, attention_mask), batch and length dynamic."""
+
+    class Pipeline(torch.nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            return self.model({"input_ids": input_ids, "attention_mask": attention_mask})["sentence_embedding"]
+
+    sample = model.tokenizer(["title: none | text: a sample passage"] * 2, return_tensors="pt", padding=True)
+    batch, length = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("length", min=2, max=8192)
+    program = torch.onnx.export(
+        Pipeline().eval(),
+        (sample["input_ids"], sample["attention_mask"]),
+        dynamo=True,
+        opset_version=18,
+        input_names=["input_ids", "attention_mask"],
+        # Not "embedding": that name is taken by a node inside the graph.
+        output_names=["sentence_vector"],
+        dynamic_shapes={"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program.save(str(path), external_data=True)
+
+
+class _OnnxRunner:
+    """Tokenize and run one batch; returns L2-normalised float32 vectors."""
+
+    def __init__(self, path: Path, tokenizer: Any, max_length: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # Every core for one call; concurrent questions are batched upstream (assistant/query_batcher.py).
+        options.intra_op_num_threads = len(os.sched_getaffinity(0))
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def run(self, texts: Sequence[str]) -> np.ndarray:
+        encoded = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in ("input_ids", "attention_mask")}
+        return normalise(np.asarray(self.session.run(None, feeds)[0], dtype=np.float32))
+
+
+class OnnxEmbedder:
+    """The Embedder interface on an ONNX export; loads only the tokenizer and the ONNX graph, not torch."""
+
+    backend = "onnx"
+
+    def __init__(self, model_dir: Path, export_dir: Path, dim: int | None = None, batch_size: int = 16) -> None:
+        from transformers import AutoTokenizer
+
+        config = _read_json(model_dir / "config_sentence_transformers.json")
+        prompts = config.get("prompts") or {}
+        self._query_prompt = str(prompts.get("query", ""))
+        self._document_prompt = str(prompts.get("document", ""))
+        max_length = int(_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length") or 512)
+        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self._runner = _OnnxRunner(export_dir / ONNX_FILE, self._tokenizer, max_length)
+        self._truncate = dim
+        self.model_id = model_id_for(str(model_dir)) + (f"@{dim}" if dim else "")
+        self.dim = int(dim or self._encode([""], "").shape[1])
+        self.batch_size = batch_size
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        vectors = self._runner.run([prompt + t for t in texts])
+        # Matryoshka truncation as sentence-transformers does it: cut, then normalise again.
+        return normalise(vectors[:, : self._truncate]) if self._truncate else vectors
+
+    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        for batch in length_sorted_batches(lengths, self.batch_size):
+            out[batch] = self._encode([texts[i] for i in batch], self._document_prompt)
+            if progress is not None:
+                progress(len(batch))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], self._query_prompt)[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in length_sorted_batches(lengths, 32):
+            out[batch] = self._encode([texts[i] for i in batch], self._query_prompt)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,108 @@
+"""The ONNX runtime choice: when an export is trusted, and that a broken one falls back to torch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant import components
+from assistant.settings import Settings
+from ingest.embedder import length_sorted_batches
+from ingest.onnx_embedder import (
+    META_FILE,
+    ONNX_FILE,
+    OnnxExportError,
+    _file_sizes,
+    is_current,
+    source_identity,
+)
+from tests.fakes import FakeEmbedder
+
+
+def _model_folder(root: Path) -> Path:
+    (root / "2_Dense").mkdir(parents=True)
+    (root / "model.safetensors").write_bytes(b"w" * 100)
+    (root / "2_Dense" / "model.safetensors").write_bytes(b"d" * 10)
+    return root
+
+
+def _fake_export(export_dir: Path, model_dir: Path) -> None:
+    export_dir.mkdir(parents=True)
+    (export_dir / ONNX_FILE).write_bytes(b"graph")
+    (export_dir / (ONNX_FILE + ".data")).write_bytes(b"weights" * 10)
+    meta = {"source": source_identity(model_dir), "files": _file_sizes(export_dir)}
+    (export_dir / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_an_export_is_trusted_only_for_the_weights_it_was_made_from(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "model")
+    export = tmp_path / "onnx"
+    assert not is_current(export, model)
+    _fake_export(export, model)
+    assert is_current(export, model)
+    # New weights in place (a fine-tuned model copied over the folder): the export is stale.
+    weights = model / "2_Dense" / "model.safetensors"
+    weights.write_bytes(b"e" * 10)
+    os.utime(weights, ns=(1, 1))
+    assert not is_current(export, model)
+
+
+def test_a_truncated_export_is_not_trusted(tmp_path: Path) -> None:
+    model = _model_folder(tmp_path / "model")
+    export = tmp_path / "onnx"
+    _fake_export(export, model)
+    data = export / (ONNX_FILE + ".data")
+    data.write_bytes(data.read_bytes()[:-3])
+    assert not is_current(export, model)
+
+
+@pytest.fixture
+def fake_torch(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    fake = FakeEmbedder()
+    monkeypatch.setattr(components, "SentenceTransformerEmbedder", lambda *a, **k: fake)
+    return fake
+
+
+def test_a_failed_export_falls_back_to_torch_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_torch: FakeEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail(model_dir: Path, export_dir: Path) -> Path:
+        raise OnnxExportError("exporter crashed")
+
+    monkeypatch.setattr(components, "ensure_export", fail)
+    settings = Settings(embedding_model=str(_model_folder(tmp_path / "model")), cache_dir=tmp_path / "cache")
+    with caplog.at_level(logging.WARNING):
+        embedder = components.build_embedder(settings)
+        assert embedder.loaded is fake_torch
+    assert "exporter crashed" in caplog.text and "torch" in caplog.text
+
+
+def test_an_export_onnx_runtime_cannot_load_falls_back_to_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_torch: FakeEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = _model_folder(tmp_path / "model")
+    export = tmp_path / "cache" / "onnx" / "model"
+    _fake_export(export, model)  # looks current, but the graph is garbage
+    monkeypatch.setattr(components, "ensure_export", lambda model_dir, export_dir: export)
+    settings = Settings(embedding_model=str(model), cache_dir=tmp_path / "cache")
+    with caplog.at_level(logging.WARNING):
+        assert components.build_embedder(settings).loaded is fake_torch
+    assert "could not load" in caplog.text
+
+
+def test_int8_and_the_torch_setting_never_use_onnx(tmp_path: Path) -> None:
+    model = str(_model_folder(tmp_path / "model"))
+    assert components.prepare_onnx(Settings(embedding_model=model, embedding_int8=True)) is None
+    assert components.prepare_onnx(Settings(embedding_model=model, embedding_backend="torch")) is None
+
+
+def test_length_batches_cover_every_text_once_longest_first() -> None:
+    lengths = [3, 50, 7, 50, 1, 20]
+    batches = length_sorted_batches(lengths, 4)
+    assert [len(b) for b in batches] == [4, 2]
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert [lengths[i] for i in batches[0]] == [50, 50, 20, 7]
