@@ -9,6 +9,7 @@ and the index's model id does not change. Measured in docs/benchmarks.md (benchm
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -75,12 +76,27 @@ def _file_sizes(export_dir: Path) -> dict[str, int]:
 
 
 def ensure_export(model_dir: Path, export_dir: Path) -> Path:
-    """Return a verified ONNX export of the sentence-transformers model in `model_dir`, exporting once."""
+    """Return a verified ONNX export of the sentence-transformers model in `model_dir`, exporting once.
+
+    Processes that start together (a server and an ingest on a fresh machine) wait for one export
+    instead of each making their own; a staging folder left by a killed export is removed.
+    """
     if is_current(export_dir, model_dir):
         return export_dir
-    log.info("exporting %s to ONNX (once; about a minute on 2 cores)", model_dir)
     export_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=export_dir.parent, prefix=".export-") as tmp:
+    with (export_dir.parent / f".{export_dir.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_current(export_dir, model_dir):  # another process finished it while we waited
+            return export_dir
+        for stale in export_dir.parent.glob(f".{export_dir.name}-export-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        _export_locked(model_dir, export_dir)
+    return export_dir
+
+
+def _export_locked(model_dir: Path, export_dir: Path) -> None:
+    log.info("exporting %s to ONNX (once; about a minute on 2 cores)", model_dir)
+    with tempfile.TemporaryDirectory(dir=export_dir.parent, prefix=f".{export_dir.name}-export-") as tmp:
         staging = Path(tmp) / "export"
         agreement = _export_and_check(model_dir, staging)
         meta = {"source": source_identity(model_dir), "files": _file_sizes(staging), "agreement": agreement}
@@ -89,7 +105,6 @@ def ensure_export(model_dir: Path, export_dir: Path) -> Path:
             shutil.rmtree(export_dir)
         staging.rename(export_dir)
     log.info("ONNX export ready in %s (cosine with torch >= %.7f)", export_dir, agreement)
-    return export_dir
 
 
 def _export_and_check(model_dir: Path, staging: Path) -> float:

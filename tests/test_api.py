@@ -96,3 +96,15 @@ def test_health_readiness_and_metrics(client) -> None:
 def test_openapi_docs_are_served(client) -> None:
     assert client.get("/docs").status_code == 200
     assert "/v1/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_readiness_names_the_embedding_runtime_once_the_model_is_loaded(service, client) -> None:
+    """An operator can see whether the ONNX runtime is in use or the torch fallback was taken."""
+    from ingest.embedder import LazyEmbedder
+
+    loaded = service.embedder
+    service.embedder = LazyEmbedder(lambda: loaded, loaded.model_id)
+    assert "embedding_backend" not in client.get("/readyz").json()
+    loaded.backend = "torch"
+    service.embedder.loaded.embed_query("warm")
+    assert client.get("/readyz").json()["embedding_backend"] == "torch"

@@ -5,18 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from assistant import components
 from assistant.settings import Settings
+from ingest import onnx_embedder
 from ingest.embedder import length_sorted_batches
 from ingest.onnx_embedder import (
     META_FILE,
     ONNX_FILE,
     OnnxExportError,
     _file_sizes,
+    ensure_export,
     is_current,
     source_identity,
 )
@@ -106,3 +110,40 @@ def test_length_batches_cover_every_text_once_longest_first() -> None:
     assert [len(b) for b in batches] == [4, 2]
     assert sorted(i for b in batches for i in b) == list(range(6))
     assert [lengths[i] for i in batches[0]] == [50, 50, 20, 7]
+
+
+def _fake_exporter(calls: list[Path]):
+    def export_and_check(model_dir: Path, staging: Path) -> float:
+        calls.append(staging)
+        time.sleep(0.2)  # long enough for a second caller to arrive while this one exports
+        staging.mkdir(parents=True)
+        (staging / ONNX_FILE).write_bytes(b"graph")
+        return 1.0
+
+    return export_and_check
+
+
+def test_callers_starting_together_share_one_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model_folder(tmp_path / "model")
+    export = tmp_path / "onnx" / "model"
+    calls: list[Path] = []
+    monkeypatch.setattr(onnx_embedder, "_export_and_check", _fake_exporter(calls))
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(ensure_export(model, export))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [export] * 3 and len(calls) == 1
+    assert is_current(export, model)
+
+
+def test_a_killed_exports_staging_folder_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model_folder(tmp_path / "model")
+    export = tmp_path / "onnx" / "model"
+    stale = tmp_path / "onnx" / ".model-export-abc123"
+    (stale / "export").mkdir(parents=True)
+    (stale / "export" / (ONNX_FILE + ".data")).write_bytes(b"half of 1.2 GB")
+    monkeypatch.setattr(onnx_embedder, "_export_and_check", _fake_exporter([]))
+    ensure_export(model, export)
+    assert not stale.exists() and is_current(export, model)
