@@ -14,7 +14,6 @@ from assistant.llm_answer import LLMAnswerer
 from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
 from ingest.embedder import Embedder
-from ingest.store.faiss_index import search_on_one_thread
 from ingest.store.layout import IndexCorrupt, IndexStore
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,6 @@ class KnowledgeService:
         chat_model: BaseChatModel | None = None,
         reranker: Reranker | None = None,
     ) -> None:
-        search_on_one_thread()
         self.store = store
         self.embedder = embedder
         self.model_id = model_id

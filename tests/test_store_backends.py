@@ -127,3 +127,28 @@ def test_bm25_statistics_over_a_collection_equal_an_index_of_only_that_collectio
 
 def test_bm25_unknown_terms_find_nothing(keyword_index: BM25Index) -> None:
     assert len(keyword_index.search(["zzz"], 5)[0]) == 0
+
+
+def test_faiss_searches_on_one_thread_in_every_request_thread() -> None:
+    """OpenMP's thread count is per thread: it must be set where the search runs, not once at start-up.
+
+    With two OpenMP threads FAISS waited for the embedding runtime's threads after every question
+    (a 144-passage search took 4.6-8 ms instead of 0.15 ms: docs/benchmarks.md, Query latency).
+    """
+    import threading
+
+    import faiss
+
+    ids, vectors = _data()
+    index = FaissVectorIndex(vectors.shape[1])
+    index.add(ids, vectors)
+    seen: list[int] = []
+
+    def request() -> None:
+        index.search(vectors[0], 5)
+        seen.append(faiss.omp_get_max_threads())
+
+    worker = threading.Thread(target=request)
+    worker.start()
+    worker.join()
+    assert seen == [1]

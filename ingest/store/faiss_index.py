@@ -10,17 +10,6 @@ import numpy as np
 FILE = "vectors.faiss"
 
 
-def search_on_one_thread() -> None:
-    """Run FAISS's OpenMP on one thread in a process that answers one question per search.
-
-    A single query gains nothing from a second thread (200k flat vectors: 27 ms on one thread, 42 ms
-    on two), and the embedding runtime's threads hold the cores right after each question: with two,
-    the OpenMP team waited for them and a 144-passage search took 4.6 ms instead of 0.15 ms
-    (benchmarks/query_latency.py). Process-wide; FAISS's bundled OpenMP is its own.
-    """
-    faiss.omp_set_num_threads(1)
-
-
 class FaissVectorIndex:
     """Flat index: exact results, fine to a few hundred thousand chunks on one machine."""
 
@@ -42,6 +31,11 @@ class FaissVectorIndex:
         if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        # One query gains nothing from a second OpenMP thread (200k flat vectors: 27 ms on one, 42 ms
+        # on two), and right after a question the embedding runtime's threads still hold the cores:
+        # with two, FAISS waited for them and a 144-passage search took 4.6-8 ms instead of 0.15 ms
+        # (benchmarks/query_latency.py). The setting is per calling thread in OpenMP, hence here.
+        faiss.omp_set_num_threads(1)
         params = None
         if allowed is not None:
             # Filter inside the search, so k results come from the allowed set, not after it.
