@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         "onnx",
         description=(
             "Runtime for the embedding model: 'onnx' (ONNX Runtime on an export made once by `make setup`, "
-            "about 2.7x faster per question, same vectors) or 'torch' (sentence-transformers). Falls back "
+            "about 2.5x faster per question, same vectors) or 'torch' (sentence-transformers). Falls back "
             "to torch with a warning if the export fails; int8 always runs on torch. Indexes work with both."
         ),
     )

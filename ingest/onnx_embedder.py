@@ -1,4 +1,4 @@
-"""The embedding model on ONNX Runtime: the same vectors as sentence-transformers, about 2.7x faster per question.
+"""The embedding model on ONNX Runtime: the same vectors as sentence-transformers, about 2.5x faster per question.
 
 sentence-transformers' own ONNX backend needs `optimum`, which pins an older transformers and pulls a
 CUDA torch, so the model is exported here once with `torch.onnx.export` (the whole pipeline:
