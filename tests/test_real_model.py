@@ -133,3 +133,44 @@ def test_onnx_runtime_truncates_like_sentence_transformers() -> None:
     ours, theirs = onnx.embed_documents(texts), torch.embed_documents(texts)
     assert ours.shape == theirs.shape == (len(texts), 256)
     assert np.sum(ours * theirs, axis=1).min() > 0.9999
+
+
+def test_questions_embed_correctly_while_a_reindex_embeds_in_another_thread() -> None:
+    """The server re-indexes in a thread while request threads embed questions on the same runtime."""
+    import threading
+
+    import numpy as np
+
+    from assistant.components import build_embedder
+
+    embedder = build_embedder(Settings()).loaded
+    passages = list(DOCS.values()) * 6
+    questions = ["Ile dni mam na zwrot towaru?", "How long is a BLIK code valid?", "บัญชีจะถูกล็อกกี่นาที"]
+    expected_passages = embedder.embed_documents(passages)
+    expected = {q: embedder.embed_query(q) for q in questions}
+    got: dict[str, list[np.ndarray]] = {q: [] for q in questions}
+    errors: list[BaseException] = []
+    reindexed: list[np.ndarray] = []
+
+    def reindex() -> None:
+        try:
+            reindexed.append(embedder.embed_documents(passages))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def ask(question: str) -> None:
+        try:
+            for _ in range(5):
+                got[question].append(embedder.embed_query(question))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reindex)] + [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert np.sum(reindexed[0] * expected_passages, axis=1).min() > 0.9999
+    for question, vectors in got.items():
+        assert len(vectors) == 5 and min(float(v @ expected[question]) for v in vectors) > 0.9999
