@@ -204,28 +204,28 @@ class OnnxEmbedder:
         # Matryoshka truncation as sentence-transformers does it: cut, then normalise again.
         return normalise(vectors[:, : self._truncate]) if self._truncate else vectors
 
-    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+    def _encode_batched(
+        self, texts: Sequence[str], prompt: str, batch_size: int, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Batches of like token length (least padding), vectors returned in the caller's order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
         lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-        for batch in length_sorted_batches(lengths, self.batch_size):
-            out[batch] = self._encode([texts[i] for i in batch], self._document_prompt)
+        for batch in length_sorted_batches(lengths, batch_size):
+            out[batch] = self._encode([texts[i] for i in batch], prompt)
             if progress is not None:
                 progress(len(batch))
         return out
+
+    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return self._encode_batched(texts, self._document_prompt, self.batch_size, progress)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._encode([text], self._query_prompt)[0]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for batch in length_sorted_batches(lengths, 32):
-            out[batch] = self._encode([texts[i] for i in batch], self._query_prompt)
-        return out
+        return self._encode_batched(texts, self._query_prompt, 32)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
