@@ -12,7 +12,7 @@ if __name__ == "__main__":
     settings = Settings()
     log = logging.getLogger(__name__)
     log.info("embedding model ready: %s", prepare_model(settings))
-    if settings.embedding_backend == "onnx":
+    if settings.embedding_backend == "onnx" and not settings.embedding_int8:  # int8 runs on torch
         export = prepare_onnx(settings)
         if export is None:
             log.warning("no ONNX export: the assistant will embed with torch (same vectors, slower)")
