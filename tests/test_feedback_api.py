@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +14,7 @@ from assistant.api import create_app
 from assistant.feedback import Feedback, FeedbackLog, normalise_question
 from assistant.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[1]
 GOOD = {
     "question": "How many days do I have to return an item?",
     "answer": "You can return any item within 30 days of delivery for a full refund. [1]",
@@ -79,6 +83,27 @@ def test_normalised_questions_ignore_case_punctuation_and_spacing() -> None:
     assert normalise_question("  Gift  CARDS expire?! ") == normalise_question("gift cards expire")
     assert normalise_question("ＢＬＩＫ zwrot") == "blik zwrot"
     assert normalise_question("ส่งช่วงสงกรานต์?") == "ส่งช่วงสงกรานต์"
+
+
+def test_logged_questions_survive_a_crash_of_the_server_process(tmp_path) -> None:
+    # The log commits without an fsync per answer (synchronous=NORMAL under WAL); a process that dies
+    # without closing the database must still leave every committed question behind.
+    path = tmp_path / "feedback.sqlite"
+    script = (
+        "import os, sys; from pathlib import Path; from assistant.feedback import FeedbackLog\n"
+        "log = FeedbackLog(Path(sys.argv[1]))\n"
+        "assert log._db.execute('PRAGMA synchronous').fetchone()[0] == 1, 'one fsync per answer'\n"
+        "for i in range(5): log.record_question(f'Question {i}?', 'en', True, 'v1')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, cwd=ROOT, timeout=60)
+    log = FeedbackLog(path)
+    try:
+        with log._lock:
+            questions = [q for (q,) in log._db.execute("SELECT question FROM questions ORDER BY id")]
+    finally:
+        log.close()
+    assert questions == [f"Question {i}?" for i in range(5)]
 
 
 def test_gaps_group_misses_and_rank_the_most_frequent_first(tmp_path) -> None:
