@@ -100,9 +100,9 @@ class FeedbackLog:
         self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Every answer logs its question before it is sent. With WAL, NORMAL syncs at checkpoints
-        # instead of on each commit: the default FULL put an fdatasync in every answer (p99 +50 ms,
-        # up to 160 ms, docs/reliability.md). An application crash loses nothing; a power cut may
-        # lose the last questions of the log, never the index.
+        # instead of on each commit: the default FULL put an fdatasync in every answer (up to 158 ms
+        # here, docs/reliability.md). An application crash loses nothing; a power cut may lose the
+        # last questions of the log, never the index.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
