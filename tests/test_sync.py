@@ -141,18 +141,48 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+QUESTIONS = ["How many days do I have to return an item?", "Jak zapłacić BLIKIEM?", "Kuinka kauan toimitus kestää?"]
+
+
+def _answers(service) -> tuple[set[str], list[list[tuple[str, float]]]]:
+    """What a serving process answers right now: the versions that answered, each question's hits and scores."""
+    versions = set()
+    hits = []
+    for question in QUESTIONS:
+        result, version = service.search(question, 5)
+        versions.add(version)
+        hits.append([(h.chunk.chunk_id, round(h.score, 6)) for h in result.hits])
+    return versions, hits
+
+
+def _answers_once_caught_up(service, version: str | None, timeout_s: float = 10.0):
+    """The service reloads a newly published version in the background; wait until it serves `version`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answers = _answers(service)
+        if answers[0] == {version} or time.monotonic() > deadline:
+            assert answers[0] == {version}, f"the service still serves {answers[0]}, not {version}"
+            return answers
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
-def test_sigkill_during_ingest_leaves_previous_version_loadable(corpus, store, embedder, cache, tmp_path) -> None:
+def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store, embedder, cache, tmp_path) -> None:
+    from assistant.service import KnowledgeService, ServiceConfig
+
     ingest(corpus, store, embedder, cache)
-    before = store.load()
-    baseline = {c.chunk_id for c in before.chunks.values()}
-    # A big change so the ingest is busy long enough to be killed at various points.
-    for n in range(40):
-        (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} about delivery. " * 30)
+    # A process that was serving before the kills and keeps serving through them.
+    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service.load()
     rng = random.Random(1)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    outcomes = []
-    for _ in range(20):
+    kept_previous = 0
+    for trial in range(20):
+        live = store.current_version()
+        served = _answers_once_caught_up(service, live)
+        # Every trial changes 40 pages, so each killed ingest has real work in hand when it dies.
+        for n in range(40):
+            (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} of round {trial}. " * 30)
         proc = subprocess.Popen(
             [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(store.root), str(tmp_path / "kc.sqlite")],
             env=env,
@@ -161,10 +191,19 @@ def test_sigkill_during_ingest_leaves_previous_version_loadable(corpus, store, e
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         loaded = store.load()  # never raises: CURRENT always names a complete version
-        ids = {c.chunk_id for c in loaded.chunks.values()}
-        outcomes.append(loaded.version != before.version)
-        assert ids == baseline or {c.source for c in loaded.chunks.values()} >= {f"page{n}.md" for n in range(40)}
         assert loaded.vectors.count() == loaded.keywords.count() == len(loaded.chunks)
+        rounds = {c.text.split(" of round ")[1].split(".")[0] for c in loaded.chunks.values() if " of round " in c.text}
+        assert len(rounds) <= 1, f"version {loaded.version} mixes the pages of rounds {sorted(rounds)}"
+        # The serving process answers through every kill; while the previous version is live its
+        # answers are the very same hits with the very same scores.
+        versions, hits = _answers(service)
+        if loaded.version == live:
+            kept_previous += 1
+            assert (versions, hits) == served
+        else:
+            assert rounds == {str(trial)} and versions <= {live, loaded.version} and all(hits)
+    # The kills landed both before and after the new version was published.
+    assert 3 <= kept_previous <= 19, f"{kept_previous} of 20 kills kept the previous version"
     # After the kills a normal ingest still completes and cleans up temp folders.
     report = ingest(corpus, store, embedder, cache)
     assert report.complete
