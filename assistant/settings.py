@@ -147,7 +147,8 @@ class Settings(BaseSettings):
         None,
         description=(
             "SQLite file for agents' feedback and the question log (content gaps); "
-            "unset means feedback.sqlite beside the served index folder."
+            "unset means feedback.sqlite beside the served index folder. Answers do not wait for a disk sync "
+            "of the log: a crashed process loses nothing, a power cut may lose its last few entries."
         ),
     )
 
