@@ -16,15 +16,14 @@ from typing import Any
 
 import docx
 import pytest
-from fpdf import FPDF
 
 from ingest import sync
 from ingest.errors import IngestError
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions, SyncReport, sync_folder
 from tests.conftest import CORPUS, write_corpus
+from tests.documents import make_pdf
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 REASONS = {
     "corrupt",
     "empty",
@@ -47,18 +46,6 @@ PAGES = [
     "Zwroty\n\nZwrot pieniędzy następuje w ciągu czternastu dni od otrzymania przesyłki.",
     "Wymiana\n\nWymiana rozmiaru jest bezpłatna w każdym sklepie stacjonarnym sieci.",
 ]
-
-
-def make_pdf(user_password: str | None = None) -> bytes:
-    pdf = FPDF()
-    pdf.add_font("DejaVu", fname=FONT)
-    pdf.set_font("DejaVu", size=12)
-    if user_password is not None:
-        pdf.set_encryption(owner_password="owner-secret", user_password=user_password)
-    for text in PAGES:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
 
 
 def make_docx() -> bytes:
@@ -98,7 +85,7 @@ def bad_files(good_pdf: bytes) -> dict[str, bytes]:
         files[f"truncated/cut-{n:02d}.pdf"] = good_pdf[: int(n * step)]
     files |= {
         "broken-xref.pdf": broken_xref(good_pdf),
-        "password.pdf": make_pdf(user_password="kissa123"),
+        "password.pdf": make_pdf(PAGES, user_password="kissa123"),
         "zero.pdf": b"",
         "random.pdf": rng.randbytes(40_000),
         "random.docx": rng.randbytes(40_000),
@@ -163,10 +150,10 @@ def run_with_deadline(fn: Any, deadline_s: float) -> Any:
 
 @pytest.fixture
 def hostile_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, bytes]]:
-    good_pdf = make_pdf()
+    good_pdf = make_pdf(PAGES)
     good = {
         "good.pdf": good_pdf,
-        "open-with-empty-password.pdf": make_pdf(user_password=""),
+        "open-with-empty-password.pdf": make_pdf(PAGES, user_password=""),
         "good.docx": make_docx(),
         "good.html": b"<html><body><main><h1>Toimitus</h1><p>Toimitus kestaa kolme arkipaivaa.</p></main></body>",
     }
@@ -253,7 +240,7 @@ def test_a_hostile_batch_is_reported_file_by_file_and_the_rest_is_indexed(
 def test_a_truncated_pdf_alone_is_a_typed_failure_or_readable(tmp_path: Path, cut: float) -> None:
     from ingest.loaders import load_document
 
-    data = make_pdf()
+    data = make_pdf(PAGES)
     path = tmp_path / "cut.pdf"
     path.write_bytes(data[: int(len(data) * cut)])
     try:

@@ -29,8 +29,8 @@ from ingest.loaders import SUPPORTED_SUFFIXES, load_document
 from ingest.loaders._pdf_layout import PdfLine, drop_running_lines
 from ingest.loaders.docx import load_docx
 from ingest.loaders.pdf import split_paragraphs
+from tests.documents import FONT, make_pdf
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BOLD_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 FI_RETURNS = (
@@ -67,20 +67,6 @@ def write(tmp_path: Path, name: str, data: bytes | str, encoding: str = "utf-8")
     path = tmp_path / name
     path.write_bytes(data.encode(encoding) if isinstance(data, str) else data)
     return path
-
-
-def make_pdf(pages: list[str], user_password: str | None = None, title: str = "") -> bytes:
-    pdf = FPDF()
-    pdf.add_font("DejaVu", fname=FONT)
-    pdf.set_font("DejaVu", size=12)
-    if title:
-        pdf.set_title(title)
-    if user_password is not None:
-        pdf.set_encryption(owner_password="omistaja", user_password=user_password)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    return bytes(pdf.output())
 
 
 @pytest.fixture(scope="module")
