@@ -202,6 +202,7 @@ def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store,
             assert (versions, hits) == served
         else:
             assert rounds == {str(trial)} and versions <= {live, loaded.version} and all(hits)
+            assert {c.source for c in loaded.chunks.values()} >= {f"page{n}.md" for n in range(40)}
     # The kills landed both before and after the new version was published.
     assert 3 <= kept_previous <= 19, f"{kept_previous} of 20 kills kept the previous version"
     # After the kills a normal ingest still completes and cleans up temp folders.
