@@ -97,12 +97,8 @@ def test_logged_questions_survive_a_crash_of_the_server_process(tmp_path) -> Non
         "os._exit(0)\n"
     )
     subprocess.run([sys.executable, "-c", script, str(path)], check=True, cwd=ROOT, timeout=60)
-    log = FeedbackLog(path)
-    try:
-        with log._lock:
-            questions = [q for (q,) in log._db.execute("SELECT question FROM questions ORDER BY id")]
-    finally:
-        log.close()
+    with sqlite3.connect(path) as db:
+        questions = [q for (q,) in db.execute("SELECT question FROM questions ORDER BY id")]
     assert questions == [f"Question {i}?" for i in range(5)]
 
 
