@@ -37,13 +37,18 @@ def prepare_model(settings: Settings) -> str:
     return settings.model_path_or_name
 
 
+def uses_onnx(settings: Settings) -> bool:
+    """Whether the settings ask for the ONNX runtime (int8 quantization exists only on torch)."""
+    return settings.embedding_backend == "onnx" and not settings.embedding_int8
+
+
 def prepare_onnx(settings: Settings) -> Path | None:
     """The verified ONNX export of the model when the onnx backend applies, exported once; None otherwise.
 
     A failed export is logged and answered with None: the torch runtime gives the same vectors, so
     the service stays correct, only slower.
     """
-    if settings.embedding_backend != "onnx" or settings.embedding_int8:
+    if not uses_onnx(settings):
         return None
     model_dir = Path(prepare_model(settings))
     if not model_dir.is_dir():
@@ -58,12 +63,13 @@ def prepare_onnx(settings: Settings) -> Path | None:
 
 def build_embedder(settings: Settings) -> LazyEmbedder:
     def load() -> Embedder:
+        model = prepare_model(settings)
         export_dir = prepare_onnx(settings)
         embedder: OnnxEmbedder | SentenceTransformerEmbedder
         if export_dir is not None:
             try:
                 embedder = OnnxEmbedder(
-                    Path(prepare_model(settings)),
+                    Path(model),
                     export_dir,
                     dim=settings.embedding_dim,
                     batch_size=settings.embedding_batch_size,
@@ -73,7 +79,7 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
             except Exception as exc:  # onnxruntime raises its own untyped errors on a bad graph
                 log.warning("ONNX Runtime could not load %s, embedding with torch instead: %s", export_dir, exc)
         embedder = SentenceTransformerEmbedder(
-            prepare_model(settings),
+            model,
             dim=settings.embedding_dim,
             batch_size=settings.embedding_batch_size,
             quantize=settings.embedding_int8,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.components import prepare_model, prepare_onnx
+from assistant.components import prepare_model, prepare_onnx, uses_onnx
 from assistant.settings import Settings
 
 if __name__ == "__main__":
@@ -12,7 +12,7 @@ if __name__ == "__main__":
     settings = Settings()
     log = logging.getLogger(__name__)
     log.info("embedding model ready: %s", prepare_model(settings))
-    if settings.embedding_backend == "onnx" and not settings.embedding_int8:  # int8 runs on torch
+    if uses_onnx(settings):
         export = prepare_onnx(settings)
         if export is None:
             log.warning("no ONNX export: the assistant will embed with torch (same vectors, slower)")
