@@ -7,9 +7,12 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.retriever import Hit, SearchResult
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
+from ingest.calibration import SENTENCE_POOL, Calibration, Evidence, NullStats, evidence_of, sentence_similarities
 from ingest.sentences import sentence_spans
 
 NOT_FOUND = {
@@ -18,6 +21,18 @@ NOT_FOUND = {
     "pl": "Nie znalazłem odpowiedzi na to pytanie w bazie wiedzy.",
     "th": "ไม่พบคำตอบของคำถามนี้ในฐานความรู้",
 }
+# Adaptive abstention: answer when the evidence stands this many null spreads above the off-topic
+# questions' (measured in docs/benchmarks.md; one value for every collection).
+DEFAULT_MIN_CONFIDENCE = 3.0
+CONFIDENCE_WEIGHTS = {"dense_top": 0.5, "sentence_top": 0.5}
+MIN_SPREAD = 0.01
+# The fixed rule's threshold for an index without calibration (the demo-calibrated value of before).
+UNCALIBRATED_MIN_DENSE_SCORE = 0.50
+# Sentence choice: weight of shared words next to meaning, of the passage's rank, and how close to
+# the best sentence another one must score to join the answer.
+LEXICAL_WEIGHT = 0.1
+PASSAGE_PRIOR = 1.0
+SENTENCE_MARGIN = 0.1
 # Raw tokens shared across languages: numbers, product and brand names (BLIK, InPost, 2FA...).
 _RAW_TOKEN = re.compile(r"[^\W_]+")
 
@@ -67,17 +82,42 @@ def _sentence_scores(question: str, hit_index: int, hit: Hit) -> list[_Sentence]
 
 
 def evidence_score(result: SearchResult) -> float | None:
-    """How strongly the index answers the question: the best passage's cosine similarity plus half
-    its margin over the next 19. A peaked ranking means a passage is about this question; a flat
-    one means several passages are only loosely related. On the demo eval set this separated
-    answerable from unanswerable questions better than the best similarity alone (5-fold CV
-    balanced accuracy 0.83 vs 0.78; see docs/benchmarks.md)."""
+    """The fixed-threshold rule's score: the best passage's cosine similarity plus half its margin over
+    the next 19. Used when an operator sets `min_dense_score`, or for an index made before
+    calibration existed; otherwise `confidence` decides."""
     scores = result.dense_scores
     if len(scores) == 0:
         return None
     top = float(scores[0])
     rest = scores[1:]
     return top + 0.5 * (top - float(rest.mean())) if len(rest) else top
+
+
+def question_evidence(result: SearchResult) -> Evidence | None:
+    """The retrieval signals of one question (see ingest.calibration), as measured at ingest for the null bank."""
+    if result.query_vector is None or result.index is None:
+        return None
+    sentences = sentence_similarities(
+        result.query_vector, result.dense_ids[:SENTENCE_POOL].tolist(), result.index.sentences
+    )
+    return evidence_of(result.dense_scores, sentences, result.coverage)
+
+
+def null_for(result: SearchResult) -> NullStats | None:
+    """The collection's null distribution for the question's language, when the index has one."""
+    if result.index is None:
+        return None
+    calibration = Calibration.from_dict(result.index.manifest.calibration)
+    return calibration.languages.get(result.language) if calibration is not None else None
+
+
+def confidence(evidence: Evidence, null: NullStats) -> float:
+    """How many null spreads the question's evidence stands above the off-topic questions' (see CONFIDENCE_WEIGHTS)."""
+    total = 0.0
+    for signal, weight in CONFIDENCE_WEIGHTS.items():
+        spread = max(null.std[signal], MIN_SPREAD)
+        total += weight * (evidence.value(signal) - null.mean[signal]) / spread
+    return total
 
 
 def best_sentence_span(text: str, hit: Hit) -> tuple[int, int] | None:
@@ -90,18 +130,36 @@ def best_sentence_span(text: str, hit: Hit) -> tuple[int, int] | None:
 class ExtractiveAnswerer:
     """Builds answers only from the documents' own sentences; abstains when evidence is weak.
 
-    `min_dense_score` is the evidence score (see `evidence_score`) needed for an answer; it is
-    calibrated on the evaluation sets (see `assistant eval`).
+    By default the decision adapts to the collection: `confidence` (evidence measured against the
+    off-topic questions' null distribution recorded at ingest) must reach `min_confidence`. An
+    operator may instead fix `min_dense_score` (see `evidence_score`), which is also the rule for
+    an index made before calibration existed.
     """
 
-    def __init__(self, min_dense_score: float, max_sentences: int = 3, max_passages: int = 3) -> None:
+    def __init__(
+        self,
+        min_dense_score: float | None = None,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        max_sentences: int = 3,
+        max_passages: int = 3,
+    ) -> None:
         self.min_dense_score = min_dense_score
+        self.min_confidence = min_confidence
         self.max_sentences = max_sentences
         self.max_passages = max_passages
 
+    def decision_score(self, result: SearchResult) -> tuple[float | None, float]:
+        """(score, threshold) the answer decision compares; score None when nothing was retrieved."""
+        null = null_for(result) if self.min_dense_score is None else None
+        evidence = question_evidence(result) if null is not None else None
+        if null is None or evidence is None:
+            fixed = self.min_dense_score if self.min_dense_score is not None else UNCALIBRATED_MIN_DENSE_SCORE
+            return evidence_score(result), fixed
+        return confidence(evidence, null), self.min_confidence
+
     def is_answerable(self, result: SearchResult) -> bool:
-        evidence = evidence_score(result)
-        return evidence is not None and evidence >= self.min_dense_score
+        score, threshold = self.decision_score(result)
+        return score is not None and score >= threshold
 
     def answer(self, question: str, result: SearchResult) -> Answer:
         started = time.perf_counter()
@@ -117,41 +175,65 @@ class ExtractiveAnswerer:
                 related,
                 {"answer": ms_since(started)},
             )
-        chosen = self._choose_sentences(question, hits)
-        cited_order = sorted({s.hit_index for s in chosen})
-        number = {hit_index: n for n, hit_index in enumerate(cited_order, start=1)}
+        chosen = self._choose_sentences(question, result)
+        # The passage holding the strongest sentence is cited first, and its sentences lead the answer.
+        order: list[int] = []
+        for sentence in sorted(chosen, key=lambda s: -s.score):
+            if sentence.hit_index not in order:
+                order.append(sentence.hit_index)
+        number = {hit_index: n for n, hit_index in enumerate(order, start=1)}
         parts = []
-        for sentence in sorted(chosen, key=lambda s: (s.hit_index, s.start)):
+        for sentence in sorted(chosen, key=lambda s: (number[s.hit_index], s.start)):
             text = hits[sentence.hit_index].chunk.text[sentence.start : sentence.end]
             parts.append(f"{text} [{number[sentence.hit_index]}]")
         citations = []
-        for hit_index in cited_order:
+        for hit_index in order:
             spans = [s for s in chosen if s.hit_index == hit_index]
             highlight = (min(s.start for s in spans), max(s.end for s in spans))
             citations.append(Citation(number[hit_index], hits[hit_index], highlight))
         related = [
-            Citation(len(cited_order) + n, hit, None)
+            Citation(len(order) + n, hit, None)
             for n, hit in enumerate((h for i, h in enumerate(hits) if i not in number), start=1)
         ]
         return Answer(" ".join(parts), True, language, citations, related, {"answer": ms_since(started)})
 
-    def _choose_sentences(self, question: str, hits: list[Hit]) -> list[_Sentence]:
-        top = _sentence_scores(question, 0, hits[0])
-        best = max(top, key=lambda s: s.score)
-        if best.score <= 0:
-            # No shared words (a cross-lingual question): the passage's opening sentence leads.
-            best = top[0]
+    def _candidates(self, question: str, result: SearchResult) -> list[_Sentence]:
+        """Sentences of the top passages scored by meaning (sentence vectors), with shared words as a tie-break.
+
+        Without sentence vectors (an index made before they existed) shared words decide alone.
+        """
+        out: list[_Sentence] = []
+        top_score = result.hits[0].score
+        for index, hit in enumerate(result.hits[: self.max_passages]):
+            lexical = {(s.start, s.end): s.score for s in _sentence_scores(question, index, hit)}
+            query = result.query_vector
+            spans, vectors = (
+                result.index.sentences.of(hit.chunk_int)
+                if result.index is not None and query is not None
+                else (np.zeros((0, 2)), np.zeros((0, 0)))
+            )
+            if len(spans) == 0 or query is None:
+                out += [_Sentence(index, s, e, score) for (s, e), score in lexical.items()]
+                continue
+            meaning = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+            # A passage ranked well below the first needs a clearly better sentence to lead.
+            prior = PASSAGE_PRIOR * (hit.score - top_score)
+            for (start, end), similarity in zip(spans.tolist(), meaning.tolist(), strict=True):
+                words = lexical.get((start, end), 0.0)
+                out.append(_Sentence(index, start, end, similarity + LEXICAL_WEIGHT * max(words, 0.0) + prior))
+        return out
+
+    def _choose_sentences(self, question: str, result: SearchResult) -> list[_Sentence]:
+        """The best sentence across the top passages, plus the next ones nearly as good (any passage)."""
+        candidates = sorted(self._candidates(question, result), key=lambda s: -s.score)
+        if not candidates:
+            hit = result.hits[0]
+            return [_Sentence(0, 0, len(hit.chunk.text), 0.0)]
+        best = candidates[0]
         chosen = [best]
-        follow = [s for s in top if s.start > best.start and s.score > 0]
-        if follow and len(chosen) < self.max_sentences:
-            chosen.append(follow[0])
-        top_dense = hits[0].dense_score or 0.0
-        for index, hit in enumerate(hits[1 : self.max_passages], start=1):
+        for candidate in candidates[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if hit.dense_score is None or hit.dense_score < top_dense - 0.05:
-                continue
-            candidate = max(_sentence_scores(question, index, hit), key=lambda s: s.score)
-            if candidate.score >= 0.5 * best.score > 0:
+            if candidate.score >= best.score - SENTENCE_MARGIN:
                 chosen.append(candidate)
         return chosen

@@ -246,7 +246,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         err.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
     bars = _progress_bars(quiet=args.json)
-    request = EvalRequest(Path(args.target), modes, args.index, args.limit, args.lang)
+    request = EvalRequest(Path(args.target), modes, args.index, args.limit, args.lang, tuple(args.negatives or ()))
     try:
         with bars:
             report = evaluate(request, settings, RichProgress(bars))
@@ -328,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluation.add_argument("--limit", type=int, help="only the first N questions (BEIR: judged queries)")
     evaluation.add_argument("--lang", help="language of questions that have none (BEIR default: known per dataset)")
+    evaluation.add_argument(
+        "--negatives",
+        type=Path,
+        action="append",
+        help="questions written for another collection (.jsonl set or BEIR folder; first 200), which must "
+        "abstain here; repeatable",
+    )
     evaluation.set_defaults(func=cmd_eval)
 
     hashing = sub.add_parser("hash-key", help="make an ASSISTANT_API_KEYS entry (key read from stdin)")

@@ -118,6 +118,7 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
     """The query-side service over the configured index and model (model loads on first use)."""
     config = ServiceConfig(
         settings.min_dense_score,
+        settings.min_confidence,
         tuple(settings.languages),
         llm_timeout_s=settings.llm_timeout_s,
         llm_min_support=settings.llm_min_support,

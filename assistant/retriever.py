@@ -13,6 +13,7 @@ import numpy as np
 from assistant.query_batcher import QueryEmbedder
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
+from ingest.calibration import EVIDENCE_POOL
 from ingest.documents import Chunk
 from ingest.embedder import Embedder
 from ingest.language import detect_language
@@ -23,7 +24,6 @@ Fusion = Literal["score", "rrf"]
 RRF_K = 60
 # Passages whose vectors are this close are the same text in another file: show only one.
 NEAR_DUPLICATE_COSINE = 0.97
-EVIDENCE_POOL = 20
 
 
 class Reranker(Protocol):
@@ -71,6 +71,9 @@ class SearchResult:
     # Best dense similarities among the allowed passages, before fusion and collapsing; the
     # answerer reads how far the best stands out from the rest.
     dense_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    dense_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # of dense_scores
+    # Share of the question's weighted words the best keyword passage holds (0 without keyword search).
+    coverage: float = 0.0
 
     def passage_vector(self, hit: Hit) -> np.ndarray:
         assert self.index is not None
@@ -200,6 +203,7 @@ class Retriever:
         keyword: dict[int, float] = {}
         vector = None
         dense_scores = np.zeros(0, dtype=np.float32)
+        dense_ids = np.zeros(0, dtype=np.int64)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
             vector = self.embed_query(query)
@@ -207,7 +211,7 @@ class Retriever:
             t = time.perf_counter()
             ids, scores = self.index.vectors.search(vector, pool, allowed)
             dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-            dense_scores = scores[:EVIDENCE_POOL]
+            dense_scores, dense_ids = scores[:EVIDENCE_POOL], ids[:EVIDENCE_POOL]
             timings["dense_search"] = ms_since(t)
         max_keyword = 0.0
         if mode in ("bm25", "hybrid"):
@@ -239,7 +243,8 @@ class Retriever:
         hits = self._collapse_near_duplicates(hits, top_k)
         timings["fusion"] = ms_since(t)
         timings["total"] = ms_since(started)
-        return SearchResult(hits, language, vector, timings, self.index, dense_scores)
+        coverage = max(keyword.values()) / max_keyword if keyword and max_keyword > 0 else 0.0
+        return SearchResult(hits, language, vector, timings, self.index, dense_scores, dense_ids, coverage)
 
     def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
         kept: list[Hit] = []

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer import DEFAULT_MIN_CONFIDENCE, Answer, ExtractiveAnswerer
 from assistant.llm_answer import LLMAnswerer
 from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
@@ -33,7 +33,8 @@ class NoLoadableIndex(IndexCorrupt):
 
 @dataclass
 class ServiceConfig:
-    min_dense_score: float
+    min_dense_score: float | None = None  # a fixed threshold; None = adaptive (min_confidence)
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     candidates: int = 50
     llm_timeout_s: float = 20.0
@@ -64,7 +65,7 @@ class KnowledgeService:
         self.model_id = model_id
         self.config = config
         self.reranker = reranker
-        self.extractive = ExtractiveAnswerer(config.min_dense_score)
+        self.extractive = ExtractiveAnswerer(config.min_dense_score, config.min_confidence)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         if chat_model is not None:
             self.answerer = LLMAnswerer(

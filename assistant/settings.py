@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.answer import DEFAULT_MIN_CONFIDENCE
+
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
 
@@ -95,12 +97,20 @@ class Settings(BaseSettings):
     languages: list[str] = Field(
         ["en", "fi", "pl", "th"], description="Languages the detector chooses among (ISO 639-1)."
     )
-    min_dense_score: float = Field(
-        0.50,
+    min_confidence: float = Field(
+        DEFAULT_MIN_CONFIDENCE,
         description=(
-            "Evidence score (best passage similarity plus half its margin over the next 19) needed "
-            "to answer; below it the assistant says it did not find an answer. Calibrated on "
-            "eval/sets/demo.jsonl with `assistant eval`."
+            "Adaptive abstention (the default): how far, in spreads of the off-topic questions' "
+            "scores measured on this collection at ingest, a question's evidence must stand above "
+            "them to be answered. One value for every collection; `assistant eval` suggests another."
+        ),
+    )
+    min_dense_score: float | None = Field(
+        None,
+        description=(
+            "Fixed-threshold override: when set, answer only if the evidence score (best passage "
+            "similarity plus half its margin over the next 19) reaches it, ignoring the collection's "
+            "calibration. Empty (default): adaptive abstention, see min_confidence."
         ),
     )
     max_question_chars: int = Field(2000, description="Longest question or query accepted.", ge=1)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from eval.matching import EntryMatching, ideal_count, matched_entries, source_matches
+from eval.matching import EntryMatching, ideal_count, matched_entries, quote_span, source_matches
 from eval.sets import EvalItem, Relevant
 from ingest.documents import Chunk
 
@@ -51,6 +51,10 @@ class Judge(Protocol):
     def relevant(self, question: Question, chunk: Chunk) -> bool: ...
 
     def key(self, chunk: Chunk) -> str: ...
+
+    def gold_spans(self, question: Question, chunk: Chunk) -> list[tuple[int, int]] | None:
+        """Where the gold answer sits in the passage's text; None when the judge knows no quotes (BEIR)."""
+        ...
 
 
 def eval_set_questions(items: Iterable[EvalItem], default_lang: str | None = None) -> list[Question]:
@@ -120,6 +124,15 @@ class QuoteJudge:
     def relevant(self, question: Question, chunk: Chunk) -> bool:
         return bool(matched_entries(chunk.source, chunk.text, self._relevant[question.id]))
 
+    def gold_spans(self, question: Question, chunk: Chunk) -> list[tuple[int, int]] | None:
+        spans = []
+        for entry in self._relevant.get(question.id, ()):
+            if source_matches(chunk.source, entry.source):
+                span = quote_span(chunk.text, entry.quote)
+                if span is not None:
+                    spans.append(span)
+        return spans
+
     def key(self, chunk: Chunk) -> str:
         return chunk.source
 
@@ -152,3 +165,6 @@ class QrelsJudge:
 
     def relevant(self, question: Question, chunk: Chunk) -> bool:
         return self._qrels.get(question.id, {}).get(self.key(chunk), 0) > 0
+
+    def gold_spans(self, question: Question, chunk: Chunk) -> list[tuple[int, int]] | None:
+        return None

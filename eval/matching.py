@@ -30,6 +30,21 @@ def normalise(text: str) -> str:
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
+def quote_span(text: str, quote: str) -> tuple[int, int] | None:
+    """Where `quote` sits in `text` as character offsets, compared like `normalise` (first occurrence)."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for position, char in enumerate(text):
+        for piece in normalise(char):
+            folded.append(piece)
+            origin.append(position)
+    wanted = normalise(quote)
+    found = "".join(folded).find(wanted) if wanted else -1
+    if found < 0:
+        return None
+    return origin[found], origin[found + len(wanted) - 1] + 1
+
+
 def source_matches(chunk_source: str, wanted: str) -> bool:
     """True when `wanted` names the chunk's file by relative path, file name, or file name stem."""
     path = PurePosixPath(chunk_source)

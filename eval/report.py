@@ -29,14 +29,17 @@ def build_report(
     runs: Mapping[str, Sequence[QuestionResult]],
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One JSON-ready object; `settings["min_dense_score"]` is the threshold calibration compares against."""
+    """One JSON-ready object; calibration compares against the active threshold: `settings["min_dense_score"]`
+    when an operator fixed one, else `settings["min_confidence"]` (adaptive abstention)."""
+    fixed = settings.get("min_dense_score")
+    current = float(fixed if fixed is not None else settings["min_confidence"])
     return {
         "target": target,
         "index_version": index_version,
         "model": model,
         "settings": settings,
         "modes": {mode: summarize_mode(results) for mode, results in runs.items()},
-        "calibration": calibrations(runs, float(settings["min_dense_score"])),
+        "calibration": calibrations(runs, current),
         "notes": list(notes),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.answer import ExtractiveAnswerer, evidence_score
+from assistant.answer import Answer, ExtractiveAnswerer, null_for, question_evidence
 from assistant.retriever import Mode, QueryEmbeddingCache, Retriever
 from assistant.timing import ms_since
 from eval.judges import Judge, Question
@@ -40,10 +40,20 @@ class QuestionResult:
     answer: str
     cited: list[dict[str, Any]]  # source (or doc id) and whether it is relevant
     best_dense_score: float | None  # best cosine similarity among the passages the answerer saw
-    abstention_score: float | None  # what the answerer compares with min_dense_score (evidence_score)
+    abstention_score: float | None  # what the answerer compares with its threshold (confidence, or evidence_score)
     search_ms: float
     ask_ms: float
     notes: list[str] = field(default_factory=list)
+    # The retrieval signals (ingest.calibration.Evidence) and the collection's null mean for them.
+    evidence: dict[str, float] | None = None
+    null_mean: dict[str, float] | None = None
+    # Asked in another language than the passages that answer it (None: no answering passage retrieved).
+    cross_lingual: bool | None = None
+    # Answerable and answered with a cited passage that holds the gold (None for unanswerable questions).
+    answer_hit: bool | None = None
+    # A relevant cited passage's highlight overlaps the gold quote (None: no quotes known, or nothing relevant cited).
+    highlight_hit: bool | None = None
+    negative: bool = False  # a question written for another collection: must abstain
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,6 +76,7 @@ def score_question(
     mode: Mode,
     search_k: int = SEARCH_K,
     depth: int = SEARCH_K,
+    negative: bool = False,
 ) -> QuestionResult:
     """Search `search_k` passages for the ranking, then ask like /v1/ask (its own top-ASK_K search)."""
     started = time.perf_counter()
@@ -80,10 +91,14 @@ def score_question(
 
     ranks = [(rank, item.gain) for rank, item in enumerate(judged.items, start=1) if item.gain > 0]
     dense = [h.dense_score for h in small.hits if h.dense_score is not None]
-    evidence = evidence_score(small)
+    decision, _ = answerer.decision_score(small)
+    evidence = question_evidence(small)
+    null = null_for(small)
+    answering = {h.chunk.language for h in result.hits if judge.relevant(question, h.chunk)}
+    lang = question.lang or result.language
     return QuestionResult(
         id=question.id,
-        lang=question.lang or result.language,
+        lang=lang,
         question=question.text,
         answerable=question.answerable,
         expected=[dict(e) for e in question.expected],
@@ -102,11 +117,38 @@ def score_question(
             for c in answer.citations
         ],
         best_dense_score=round(max(dense), 6) if dense else None,
-        abstention_score=None if evidence is None else round(evidence, 6),
+        abstention_score=None if decision is None else round(decision, 6),
         search_ms=search_ms,
         ask_ms=ask_ms,
         notes=judged.notes,
+        evidence=None if evidence is None else {k: round(v, 6) for k, v in asdict(evidence).items()},
+        null_mean=None if null is None else dict(null.mean),
+        cross_lingual=(lang not in answering) if answering else None,
+        answer_hit=_answer_hit(question, answer, judge),
+        highlight_hit=_highlight_hit(question, answer, judge),
+        negative=negative,
     )
+
+
+def _answer_hit(question: Question, answer: Answer, judge: Judge) -> bool | None:
+    if not question.answerable:
+        return None
+    return answer.found and any(judge.relevant(question, c.hit.chunk) for c in answer.citations)
+
+
+def _highlight_hit(question: Question, answer: Answer, judge: Judge) -> bool | None:
+    """Whether a highlighted span overlaps a gold quote, among the relevant cited passages."""
+    judged = False
+    for citation in answer.citations:
+        spans = judge.gold_spans(question, citation.hit.chunk) if judge.relevant(question, citation.hit.chunk) else None
+        if not spans:
+            continue
+        judged = True
+        if citation.highlight is not None and any(
+            s < citation.highlight[1] and citation.highlight[0] < e for s, e in spans
+        ):
+            return True
+    return False if judged else None
 
 
 def warm_up(questions: Sequence[Question], retriever: Retriever, modes: Sequence[Mode]) -> None:

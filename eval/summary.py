@@ -64,11 +64,57 @@ def summarize(results: Sequence[QuestionResult]) -> dict[str, Any]:
     return {k: _round(v) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
-    """{"overall", "per_language", "questions"} for one mode, as the JSON output holds it."""
-    languages = sorted({r.lang for r in results})
+def answer_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """What the agent sees, over answerable questions with gold: answer hit (a cited passage holds the
+    gold), its ratio to retrieval hit@5, highlight hit (the highlight overlaps the gold quote, where
+    quotes are known) and false abstention; negatives are kept apart."""
+    ranked = [r for r in results if r.answerable and r.recall_total > 0 and not r.negative]
+    hit5 = metrics.mean([metrics.hit_at_k(gains_of(r), 5) for r in ranked])
+    answer_hit = metrics.share([bool(r.answer_hit) for r in ranked])
+    highlights = [r.highlight_hit for r in ranked if r.highlight_hit is not None]
+    out = {
+        "questions": len(ranked),
+        "answer_hit": answer_hit,
+        "answer_hit_ratio": answer_hit / hit5 if answer_hit is not None and hit5 else None,
+        "highlight_hit": metrics.share([bool(h) for h in highlights]),
+        "highlight_judged": len(highlights),
+        "false_abstention_rate": metrics.share([not r.found for r in ranked]),
+    }
+    return {k: _round(v) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def negatives_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """Questions written for another collection: the share the assistant rightly abstained on."""
+    negatives = [r for r in results if r.negative]
+    if not negatives:
+        return None
+    languages = sorted({r.lang for r in negatives})
     return {
-        "overall": summarize(results),
-        "per_language": {lang: summarize([r for r in results if r.lang == lang]) for lang in languages},
+        "questions": len(negatives),
+        "abstained": _round(metrics.share([not r.found for r in negatives])),
+        "per_language": {
+            lang: _round(metrics.share([not r.found for r in negatives if r.lang == lang])) for lang in languages
+        },
+    }
+
+
+def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """{"overall", "per_language", "answers", "negatives", "questions"} for one mode, as the JSON output holds it.
+
+    `answers` splits the answer metrics overall, per language, and into same-language and
+    cross-lingual questions; negatives never enter the other metrics.
+    """
+    own = [r for r in results if not r.negative]
+    languages = sorted({r.lang for r in own})
+    return {
+        "overall": summarize(own),
+        "per_language": {lang: summarize([r for r in own if r.lang == lang]) for lang in languages},
+        "answers": {
+            "overall": answer_metrics(own),
+            "same_language": answer_metrics([r for r in own if r.cross_lingual is False]),
+            "cross_lingual": answer_metrics([r for r in own if r.cross_lingual]),
+            "per_language": {lang: answer_metrics([r for r in own if r.lang == lang]) for lang in languages},
+        },
+        "negatives": negatives_metrics(results),
         "questions": [r.to_dict() for r in results],
     }

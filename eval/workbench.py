@@ -12,10 +12,11 @@ from assistant.components import build_cache, build_embedder, build_service, bui
 from assistant.retriever import Mode, Retriever
 from assistant.settings import Settings
 from eval import beir
-from eval.judges import Judge, QrelsJudge, Question, QuoteJudge, eval_set_questions
+from eval.judges import Judge, Judged, QrelsJudge, Question, QuoteJudge, RankedItem, eval_set_questions
 from eval.report import build_report
-from eval.runner import ASK_K, SEARCH_K, run_questions, without_query_cache
+from eval.runner import ASK_K, SEARCH_K, run_questions, score_question, without_query_cache
 from eval.sets import load_eval_set
+from ingest.documents import Chunk
 from ingest.embedder import Embedder
 from ingest.sync import Progress
 
@@ -35,6 +36,35 @@ class EvalRequest:
     index_dir: Path | None = None
     limit: int | None = None
     lang: str | None = None
+    negatives: Sequence[Path] = ()  # eval sets or BEIR folders written for other collections
+    negatives_limit: int | None = 200  # questions taken from each negatives file
+
+
+class _NoGold:
+    """Judge for questions written for another collection: nothing here is relevant to them."""
+
+    def rank(self, question: Question, chunks: Sequence[Chunk], depth: int) -> Judged:
+        return Judged([RankedItem(c.source, c.text, 0.0) for c in chunks[:depth]], [], 0, 0)
+
+    def relevant(self, question: Question, chunk: Chunk) -> bool:
+        return False
+
+    def key(self, chunk: Chunk) -> str:
+        return chunk.source
+
+    def gold_spans(self, question: Question, chunk: Chunk) -> list[tuple[int, int]] | None:
+        return None
+
+
+def negative_questions(path: Path, limit: int | None) -> list[Question]:
+    """Questions of another collection (a .jsonl eval set or a BEIR folder), marked unanswerable here."""
+    if beir.is_beir_folder(path):
+        found = beir.questions(beir.load_beir(path, limit))
+    elif path.is_file() and path.suffix == ".jsonl":
+        found = eval_set_questions(load_eval_set(path)[: limit or None])
+    else:
+        raise TargetError(f"negatives {path} is neither a .jsonl eval set nor a BEIR folder")
+    return [Question(f"{path.stem}:{q.id}", q.text, q.lang, False) for q in found]
 
 
 def _retriever(settings: Settings, index_dir: Path | None, embedder: Embedder) -> Retriever:
@@ -96,8 +126,15 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
     else:
         raise TargetError(f"{target} is neither a .jsonl eval set nor a BEIR folder (corpus.jsonl, qrels/test.tsv)")
     # The extractive answerer exactly as the service builds it.
-    answerer = ExtractiveAnswerer(settings.min_dense_score)
+    answerer = ExtractiveAnswerer(settings.min_dense_score, settings.min_confidence)
     runs = run_questions(questions, retriever, answerer, judge, request.modes, search_k, progress)
+    negatives = [q for path in request.negatives for q in negative_questions(path, request.negatives_limit)]
+    if negatives:
+        retriever.embed_query.prefill([q.text for q in negatives])
+        for mode in request.modes:
+            runs[mode].extend(
+                score_question(q, retriever, answerer, _NoGold(), mode, search_k, negative=True) for q in negatives
+            )
     first_mode = next(iter(runs.values()), [])
     notes += [f"{r.id}: {note}" for r in first_mode for note in r.notes][:MAX_NOTES]
     if "bm25" in runs:
@@ -105,6 +142,7 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
     reranker = getattr(retriever, "reranker", None)
     used = {
         "min_dense_score": settings.min_dense_score,
+        "min_confidence": settings.min_confidence,
         "embedding_model": settings.embedding_model,
         "embedding_dim": settings.embedding_dim,
         "chunk_max_tokens": settings.chunk_max_tokens,
@@ -116,6 +154,7 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
         "ask_k": ASK_K,
         "limit": request.limit,
         "lang": request.lang,
+        "negatives": [str(p) for p in request.negatives],
     }
     index = retriever.index
     return build_report(str(target), index.version, index.manifest.model, used, runs, notes)

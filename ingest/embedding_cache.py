@@ -72,3 +72,21 @@ def embed_with_cache(
     for i, key in enumerate(keys):
         out[i] = cached[key]
     return out, len(missing)
+
+
+def embed_queries_with_cache(embedder: Embedder, cache: EmbeddingCache, texts: Sequence[str]) -> np.ndarray:
+    """Question vectors (query prompt), cached apart from passage vectors of the same text."""
+    keys = [text_key(embedder.model_id, "query\x00" + t) for t in texts]
+    cached = cache.get_many(list(dict.fromkeys(keys)))
+    missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
+    if missing:
+        fresh = dict(
+            zip(
+                (text_key(embedder.model_id, "query\x00" + t) for t in missing),
+                embedder.embed_queries(missing),
+                strict=True,
+            )
+        )
+        cache.put_many(fresh)
+        cached.update(fresh)
+    return np.vstack([cached[k] for k in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)

@@ -12,11 +12,12 @@ from typing import Protocol
 import numpy as np
 
 from ingest.analyzer import analyze
+from ingest.calibration import calibrate
 from ingest.checksums import sha256_file
 from ingest.chunker import chunk_document, embedding_text
 from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
-from ingest.embedding_cache import EmbeddingCache, embed_with_cache
+from ingest.embedding_cache import EmbeddingCache, embed_queries_with_cache, embed_with_cache
 from ingest.errors import IngestError
 from ingest.language import detect_language
 from ingest.loaders import SUPPORTED_SUFFIXES, load_document
@@ -25,11 +26,12 @@ from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
 from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
+from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable_spans
 
 log = logging.getLogger(__name__)
 SIDECAR_SUFFIX = ".meta.json"
 # Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 5
 
 
 class Progress(Protocol):
@@ -254,23 +256,35 @@ def sync_folder(
         progress.begin("chunks", len(new_chunks))
         progress.advance("chunks", len(new_chunks))
         texts = [embedding_text(c) for c in new_chunks]
-        progress.begin("embedding", len(texts))
-        vectors, report.embedded = embed_with_cache(
-            embedder, cache, texts, progress=lambda n: progress.advance("embedding", n)
-        )
+        # Passages, then their sentences (what answers quote and highlight), as one embedding stage.
+        sentence_count = sum(len(quotable_spans(c.text)) for c in new_chunks)
+        progress.begin("embedding", len(texts) + sentence_count)
 
+        def advance(n: int) -> None:
+            progress.advance("embedding", n)
+
+        vectors, report.embedded = embed_with_cache(embedder, cache, texts, progress=advance)
+        sentence_spans, sentence_vectors = embed_sentences(
+            new_chunks,
+            lambda sentences: embed_with_cache(embedder, cache, sentences, progress=advance)[0],
+            embedder.dim,
+        )
+        new_ids = ids_of(new_chunks)
         if previous is not None and same_model:
             kept = [c for c in previous.chunks.values() if c.source not in stale_sources]
             vector_index, keyword_index = previous.vectors, previous.keywords
+            sentence_index = previous.sentences
             stale_ids = np.array([i for i, c in previous.chunks.items() if c.source in stale_sources], dtype=np.int64)
             vector_index.remove(stale_ids)
             keyword_index.remove(stale_ids)
+            sentence_index.keep_only(i for i, c in previous.chunks.items() if c.source not in stale_sources)
         else:
             kept = []
             vector_index, keyword_index = FaissVectorIndex(embedder.dim), BM25Index()
-        new_ids = ids_of(new_chunks)
+            sentence_index = SentenceIndex(embedder.dim)
         vector_index.add(new_ids, vectors)
         keyword_index.add(new_ids, [analyze(t, c.language) for t, c in zip(texts, new_chunks, strict=True)])
+        sentence_index.add(new_ids.tolist(), sentence_spans, sentence_vectors)
 
         all_chunks = kept + new_chunks
         manifest = Manifest(
@@ -283,7 +297,15 @@ def sync_folder(
             failures=report.failed,
             pipeline=pipeline,
         )
-        store.write_version(manifest, all_chunks, vector_index, keyword_index)
+        calibration = calibrate(
+            lambda questions: embed_queries_with_cache(embedder, cache, questions),
+            vector_index,
+            keyword_index,
+            sentence_index,
+            options.languages,
+        )
+        manifest.calibration = calibration.to_dict() if calibration is not None else None
+        store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)
         store.publish(manifest.index_version)
         store.collect_garbage(options.keep_versions)
         report.chunks = len(all_chunks)

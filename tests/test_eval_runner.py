@@ -85,7 +85,8 @@ def test_cli_eval_json_has_the_documented_shape(service, store, fake_model, tmp_
     assert report["model"] == "fake-embedder" and report["settings"]["min_dense_score"] == 0.2
     assert list(report["modes"]) == ["dense", "bm25", "hybrid"]
     hybrid = report["modes"]["hybrid"]
-    assert set(hybrid) == {"overall", "per_language", "questions"} and len(hybrid["questions"]) == len(ITEMS)
+    assert set(hybrid) == {"overall", "per_language", "answers", "negatives", "questions"}
+    assert len(hybrid["questions"]) == len(ITEMS)
     assert hybrid["overall"]["hit@5"] == 1.0
     assert set(report["calibration"]) == {"dense", "hybrid"}
     assert report["calibration"]["hybrid"]["suggested"]["balanced_accuracy"] is not None

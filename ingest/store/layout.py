@@ -2,7 +2,8 @@
 
 Layout of an index directory:
     CURRENT                 name of the live version (replaced atomically with os.replace)
-    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss, keyword.npz, keyword_vocab.json
+    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss, keyword.npz, keyword_vocab.json,
+                            sentences.npz
     versions/.tmp-*         a version being written; never read, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
 This module is the only code that opens these files.
@@ -29,6 +30,8 @@ from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
 from ingest.store.manifest import FILE as MANIFEST_FILE
 from ingest.store.manifest import FORMAT_VERSION, Manifest
+from ingest.store.sentence_index import FILE as SENTENCES_FILE
+from ingest.store.sentence_index import SentenceIndex
 
 CHUNKS_FILE = "chunks.jsonl"
 TMP_PREFIX = ".tmp-"
@@ -75,6 +78,7 @@ class LoadedIndex:
     chunks: dict[int, Chunk]
     vectors: FaissVectorIndex
     keywords: BM25Index
+    sentences: SentenceIndex
 
     @property
     def version(self) -> str:
@@ -116,6 +120,7 @@ class IndexStore:
         chunks: list[Chunk],
         vectors: FaissVectorIndex,
         keywords: BM25Index,
+        sentences: SentenceIndex,
     ) -> Path:
         """Write a complete version beside the live one; it becomes visible only via publish()."""
         self.versions.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,7 @@ class IndexStore:
         with chunk_path.open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp)]
+        files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp), *sentences.save(tmp)]
         manifest.checksums = {p.name: sha256_file(p) for p in files}
         manifest.chunk_count = len(chunks)
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
@@ -171,7 +176,11 @@ class IndexStore:
             for line in handle:
                 chunk = Chunk(**json.loads(line))
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
-        return LoadedIndex(manifest, chunks, FaissVectorIndex.load(folder), BM25Index.load(folder))
+        vectors = FaissVectorIndex.load(folder)
+        # Versions written before sentence vectors existed still serve (answers fall back to words).
+        has_sentences = (folder / SENTENCES_FILE).exists()
+        sentences = SentenceIndex.load(folder) if has_sentences else SentenceIndex(vectors.dim)
+        return LoadedIndex(manifest, chunks, vectors, BM25Index.load(folder), sentences)
 
     def finished_versions(self) -> list[str]:
         """Names of the complete versions on disk, newest first (names sort by creation time)."""

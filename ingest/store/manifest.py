@@ -45,6 +45,8 @@ class Manifest:
     checksums: dict[str, str] = field(default_factory=dict)
     chunk_count: int = 0
     pipeline: str = ""  # SyncOptions.fingerprint() of the ingest that built it
+    # ingest.calibration.Calibration.to_dict(): the collection's null evidence per question language
+    calibration: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

@@ -1,0 +1,149 @@
+"""How strongly a collection answers a question, judged against how it scores questions it cannot answer.
+
+Raw similarity means different things in different collections (a Wikipedia collection scores any
+question higher than a returns policy does) and for different question languages (cross-lingual
+similarities run lower). So at ingest a bundled bank of off-topic questions per language is asked
+of the new collection, and the answerer compares a real question's evidence with that null
+distribution instead of with one fixed number: no labelled questions, nothing tuned by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ingest.analyzer import analyze
+from ingest.store.bm25_index import BM25Index
+from ingest.store.faiss_index import FaissVectorIndex
+from ingest.store.sentence_index import SentenceIndex
+
+# Dense similarities of the best passages that describe how peaked a ranking is.
+EVIDENCE_POOL = 20
+# Passages whose sentences are weighed (those an agent is shown by default).
+SENTENCE_POOL = 5
+SIGNALS = ("dense_top", "dense_margin", "sentence_top", "coverage")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The signals a question's retrieval gives about whether the collection answers it."""
+
+    dense_top: float  # best passage cosine similarity
+    dense_margin: float  # how far the best stands out from the next EVIDENCE_POOL - 1
+    sentence_top: float  # best single sentence's cosine similarity among the top passages
+    coverage: float  # share of the question's weighted words the best keyword passage holds (0-1)
+
+    def value(self, signal: str) -> float:
+        return float(getattr(self, signal))
+
+
+def evidence_of(dense_scores: np.ndarray, sentence_scores: np.ndarray, coverage: float) -> Evidence | None:
+    """Evidence from the top dense similarities (best first) and the top passages' sentence similarities."""
+    if len(dense_scores) == 0:
+        return None
+    top = float(dense_scores[0])
+    rest = dense_scores[1:EVIDENCE_POOL]
+    margin = top - float(rest.mean()) if len(rest) else 0.0
+    sentence = float(sentence_scores.max()) if len(sentence_scores) else top
+    return Evidence(top, margin, sentence, float(min(max(coverage, 0.0), 1.0)))
+
+
+def sentence_similarities(query: np.ndarray, chunk_ints: list[int], sentences: SentenceIndex) -> np.ndarray:
+    """Cosine similarity of the question with every quotable sentence of the given passages."""
+    parts = [sentences.of(i)[1] for i in chunk_ints]
+    stacked = [p for p in parts if len(p)]
+    return np.vstack(stacked) @ query if stacked else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class NullStats:
+    """Mean and spread of each signal over the off-topic bank in one question language."""
+
+    questions: int
+    mean: dict[str, float]
+    std: dict[str, float]
+    high: dict[str, float]  # 95th percentile: the strongest evidence an unanswerable question usually reaches
+
+
+@dataclass
+class Calibration:
+    """The null distribution per question language, recorded in the manifest of the version it was made for."""
+
+    bank: str  # identity of the question bank used
+    languages: dict[str, NullStats]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Calibration | None:
+        if not data:
+            return None
+        return cls(data["bank"], {k: NullStats(**v) for k, v in data["languages"].items()})
+
+
+def off_topic_bank() -> dict[str, list[str]]:
+    """The bundled off-topic questions per language (ingest/data/off_topic_questions.json)."""
+    text = resources.files("ingest").joinpath("data/off_topic_questions.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    return {k: list(v) for k, v in data.items() if not k.startswith("_")}
+
+
+def bank_identity(bank: dict[str, list[str]]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(bank, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def measure(
+    query: np.ndarray,
+    terms: list[str],
+    vectors: FaissVectorIndex,
+    keywords: BM25Index,
+    sentences: SentenceIndex,
+) -> Evidence | None:
+    """A question's evidence over a whole collection, as the query side computes it without filters."""
+    ids, scores = vectors.search(query, EVIDENCE_POOL)
+    keyword_ids, keyword_scores = keywords.search(terms, 1)
+    best = keywords.max_score(terms)
+    coverage = float(keyword_scores[0]) / best if len(keyword_scores) and best > 0 else 0.0
+    del keyword_ids
+    return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences), coverage)
+
+
+def calibrate(
+    embed_queries: Callable[[list[str]], np.ndarray],
+    vectors: FaissVectorIndex,
+    keywords: BM25Index,
+    sentences: SentenceIndex,
+    languages: tuple[str, ...],
+    bank: dict[str, list[str]] | None = None,
+) -> Calibration | None:
+    """Ask the off-topic bank of every configured language of the collection; None for an empty collection."""
+    if vectors.count() == 0:
+        return None
+    bank = bank if bank is not None else off_topic_bank()
+    out: dict[str, NullStats] = {}
+    for language in languages:
+        questions = bank.get(language, [])
+        if not questions:
+            continue
+        query_vectors = embed_queries(questions)
+        measured = [
+            measure(v, analyze(q, language), vectors, keywords, sentences)
+            for q, v in zip(questions, query_vectors, strict=True)
+        ]
+        found = [e for e in measured if e is not None]
+        table = {s: np.array([e.value(s) for e in found], dtype=np.float64) for s in SIGNALS}
+        out[language] = NullStats(
+            len(found),
+            {s: round(float(v.mean()), 6) for s, v in table.items()},
+            {s: round(float(v.std()), 6) for s, v in table.items()},
+            {s: round(float(np.percentile(v, 95)), 6) for s, v in table.items()},
+        )
+    return Calibration(bank_identity(bank), out)
