@@ -24,6 +24,8 @@ Fusion = Literal["score", "rrf"]
 RRF_K = 60
 # Passages whose vectors are this close are the same text in another file: show only one.
 NEAR_DUPLICATE_COSINE = 0.97
+SENTENCE_RERANK = 20
+SENTENCE_WEIGHT = 0.25
 
 
 class Reranker(Protocol):
@@ -232,6 +234,8 @@ class Retriever:
                 if self.fusion == "rrf"
                 else coverage_score_fusion(dense, keyword, max_keyword, self.keyword_weight)
             )
+        if vector is not None and mode == "hybrid" and SENTENCE_WEIGHT > 0:
+            fused = self._with_sentence_evidence(fused, vector)
         ranked = sorted(fused, key=lambda i: -fused[i])
         hits = [Hit(self.index.chunks[i], float(fused[i]), dense.get(i), keyword.get(i), i) for i in ranked]
         if self.reranker is not None:
@@ -245,6 +249,25 @@ class Retriever:
         timings["total"] = ms_since(started)
         coverage = max(keyword.values()) / max_keyword if keyword and max_keyword > 0 else 0.0
         return SearchResult(hits, language, vector, timings, self.index, dense_scores, dense_ids, coverage)
+
+    def _with_sentence_evidence(self, fused: dict[int, float], vector: np.ndarray) -> dict[int, float]:
+        """Add the best sentence's similarity to the top candidates' scores.
+
+        A passage's vector blends its heading path with its text, so a two-line section under a
+        heading that shares the question's topic ("Product care > Candles") outranks a long passage
+        that holds the answer; its best single sentence says what it really holds.
+        """
+        top = sorted(fused, key=lambda i: -fused[i])[:SENTENCE_RERANK]
+        out = dict(fused)
+        floor = min(fused[i] for i in top) if top else 0.0
+        for i in top:
+            _, vectors = self.index.sentences.of(i)
+            best = float((vectors @ vector).max()) if len(vectors) else 0.0
+            out[i] = fused[i] + SENTENCE_WEIGHT * best
+        # The rest keep their order, below every candidate weighed (a similarity is at least -1).
+        for i in fused.keys() - set(top):
+            out[i] = min(fused[i], floor) - SENTENCE_WEIGHT
+        return out
 
     def _collapse_near_duplicates(self, hits: list[Hit], top_k: int) -> list[Hit]:
         kept: list[Hit] = []
