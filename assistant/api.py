@@ -19,6 +19,7 @@ from assistant.auth import CurrentCaller, build_authenticator
 from assistant.components import build_feedback_log
 from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
+from assistant.exceptions import AssistantError
 from assistant.feedback_api import feedback_router
 from assistant.ingest_job import IngestJob
 from assistant.limits import BodySizeLimit, run_with_timeout
@@ -28,7 +29,6 @@ from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, S
 from assistant.service import KnowledgeService
 from assistant.settings import Settings
 from assistant.web import web_router
-from ingest.store.layout import IndexError_
 
 log = logging.getLogger(__name__)
 UPLOAD_PATH = "/v1/manage/upload"
@@ -174,8 +174,11 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         latency.labels(name).observe(time.perf_counter() - started)
         return response
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    # Every error raised on purpose (bad input, index or model unusable, upload refused) has its own status.
+    @app.exception_handler(AssistantError)
+    async def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -188,10 +191,6 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, "http_error", str(exc.detail))
-
-    @app.exception_handler(IndexError_)
-    async def index_error(_: Request, exc: IndexError_) -> JSONResponse:
-        return error_response(503, "index_unavailable", str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

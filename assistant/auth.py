@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from assistant.errors import ApiError
+from assistant.exceptions import AssistantError
 from assistant.limits import RateLimiter
 from assistant.settings import ApiKey, Settings
 
@@ -52,8 +53,10 @@ KEY_COOKIE = "assistant_key"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-class InsecureSettings(Exception):
+class InsecureSettings(AssistantError):
     """The settings are unsafe for production; start-up stops with this human message."""
+
+    code = "insecure_settings"
 
 
 def hash_key(key: str) -> str:

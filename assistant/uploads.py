@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from assistant.exceptions import AssistantError
 from ingest.loaders import SUPPORTED_SUFFIXES
 
 BLOCK = 1 << 20
 TMP_PREFIX = ".upload-"
 
 
-class UploadRejected(Exception):
+class UploadRejected(AssistantError):
     """An upload the knowledge manager must fix; carries the HTTP status and a machine code."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(message, status=status, code=code)
 
 
 @dataclass
