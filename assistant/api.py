@@ -21,6 +21,7 @@ from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
 from assistant.exceptions import AssistantError
 from assistant.feedback_api import feedback_router
+from assistant.headers import SecurityHeaders
 from assistant.ingest_job import IngestJob
 from assistant.limits import BodySizeLimit, run_with_timeout
 from assistant.manage_api import manage_router
@@ -142,6 +143,9 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         title="Support knowledge assistant",
         version="1",
         description=("Cited answers from the company's own documents, in Finnish, Polish, Thai and English."),
+        # /docs is served by web_router from local files under a strict CSP; ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     registry = CollectorRegistry()
     requests = Counter("assistant_requests", "HTTP requests", ["route", "status"], registry=registry)
@@ -163,6 +167,8 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         BodySizeLimit,
         limit_for=lambda path: upload_limit if path == UPLOAD_PATH else settings.max_request_bytes,
     )
+    # Outside the routes and the size limit, so a 413 carries the headers too.
+    app.add_middleware(SecurityHeaders, origins=settings.frame_ancestors)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
