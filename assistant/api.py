@@ -28,6 +28,7 @@ from assistant.manage_api import manage_router
 from assistant.retriever import Filters, Hit
 from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
 from assistant.service import KnowledgeService
+from assistant.session_api import session_router
 from assistant.settings import Settings
 from assistant.web import web_router
 
@@ -255,6 +256,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.include_router(documents_router(service, [Depends(agent)]))
     app.include_router(feedback_router(feedback, [Depends(agent)]))
     app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
+    app.include_router(session_router(auth))
     app.include_router(web_router())
 
     return app

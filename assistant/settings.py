@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         30.0, description="Seconds an ask or search may take before it is answered with 503.", gt=0
     )
+    session_lifetime_s: int = Field(
+        12 * 3600,
+        description=(
+            "Seconds a browser session lasts after an agent enters their key in the panel (one long "
+            "shift); then the panel asks for the key again. API clients send the key on every request instead."
+        ),
+        ge=60,
+    )
     frame_ancestors: list[str] = Field(
         default_factory=list,
         description=(

@@ -32,6 +32,7 @@ API: list[tuple[str, str, Any, int]] = [
     ("post", "/v1/ask", {"question": "refund"}, 200),
     ("post", "/v1/ask/stream", {"question": "refund"}, 200),
     ("post", "/v1/search", {"query": "refund"}, 200),
+    ("get", "/v1/session", None, 200),
     ("get", "/v1/manage/documents", None, 200),
     ("post", "/v1/ask", {"question": ""}, 422),
     ("get", "/v1/documents/nope.md", None, 404),
