@@ -19,16 +19,18 @@ from assistant.auth import CurrentCaller, build_authenticator
 from assistant.components import build_feedback_log
 from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
+from assistant.exceptions import AssistantError
 from assistant.feedback_api import feedback_router
+from assistant.headers import SecurityHeaders
 from assistant.ingest_job import IngestJob
 from assistant.limits import BodySizeLimit, run_with_timeout
 from assistant.manage_api import manage_router
 from assistant.retriever import Filters, Hit
 from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
 from assistant.service import KnowledgeService
+from assistant.session_api import session_router
 from assistant.settings import Settings
 from assistant.web import web_router
-from ingest.store.layout import IndexError_
 
 log = logging.getLogger(__name__)
 UPLOAD_PATH = "/v1/manage/upload"
@@ -142,6 +144,9 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         title="Support knowledge assistant",
         version="1",
         description=("Cited answers from the company's own documents, in Finnish, Polish, Thai and English."),
+        # /docs is served by web_router from local files under a strict CSP; ReDoc would need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     registry = CollectorRegistry()
     requests = Counter("assistant_requests", "HTTP requests", ["route", "status"], registry=registry)
@@ -163,6 +168,8 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         BodySizeLimit,
         limit_for=lambda path: upload_limit if path == UPLOAD_PATH else settings.max_request_bytes,
     )
+    # Outside the routes and the size limit, so a 413 carries the headers too.
+    app.add_middleware(SecurityHeaders, origins=settings.frame_ancestors)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -174,8 +181,11 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         latency.labels(name).observe(time.perf_counter() - started)
         return response
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+    # Every error raised on purpose (bad input, index or model unusable, upload refused) has its own status.
+    @app.exception_handler(AssistantError)
+    async def assistant_error(request: Request, exc: AssistantError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -188,10 +198,6 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, "http_error", str(exc.detail))
-
-    @app.exception_handler(IndexError_)
-    async def index_error(_: Request, exc: IndexError_) -> JSONResponse:
-        return error_response(503, "index_unavailable", str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -250,6 +256,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.include_router(documents_router(service, [Depends(agent)]))
     app.include_router(feedback_router(feedback, [Depends(agent)]))
     app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
+    app.include_router(session_router(auth))
     app.include_router(web_router())
 
     return app

@@ -1,4 +1,8 @@
-"""API keys with roles (agent, manager) and access groups, as FastAPI dependencies; start-up safety checks."""
+"""API keys with roles (agent, manager) and access groups, as FastAPI dependencies; start-up safety checks.
+
+A request is identified by a key header (API clients) or by the panel's session cookie; a cookie
+never authorises a state-changing request without the session's CSRF token.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from typing import Annotated, Literal
 from fastapi import Depends, Request
 
 from assistant.errors import ApiError
+from assistant.exceptions import AssistantError
 from assistant.limits import RateLimiter
+from assistant.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore
 from assistant.settings import ApiKey, Settings
 
 log = logging.getLogger(__name__)
@@ -47,13 +53,13 @@ DEFAULT_KEYS = (
     "manager",
     "agent",
 )
-# The panel opens cited documents in a new tab, where it cannot add a header: it sets this cookie.
-KEY_COOKIE = "assistant_key"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-class InsecureSettings(Exception):
+class InsecureSettings(AssistantError):
     """The settings are unsafe for production; start-up stops with this human message."""
+
+    code = "insecure_settings"
 
 
 def hash_key(key: str) -> str:
@@ -135,48 +141,70 @@ OPEN_CALLER = Caller("anonymous", "manager", None)
 
 
 def presented_key(request: Request) -> str | None:
-    """The key from `Authorization: Bearer`, `X-API-Key`, or (GET only) the panel's cookie."""
+    """The key from `Authorization: Bearer` or `X-API-Key`; browsers use the session cookie instead."""
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     header = request.headers.get("x-api-key", "").strip()
-    if header:
-        return header
-    # A cookie rides along on cross-site form posts; only reads may use it.
-    if request.method in SAFE_METHODS:
-        return request.cookies.get(KEY_COOKIE) or None
-    return None
+    return header or None
+
+
+def _caller(record: ApiKey) -> Caller:
+    return Caller(record.name, record.role, None if record.role == "manager" else tuple(record.groups))
 
 
 class Authenticator:
-    """Maps a request's key to a Caller and enforces roles and the per-key rate limit."""
+    """Maps a request's key or session to a Caller and enforces roles and the per-key rate limit."""
 
-    def __init__(self, keys: list[ApiKey], limiter: RateLimiter | None = None) -> None:
+    def __init__(self, keys: list[ApiKey], limiter: RateLimiter | None, sessions: SessionStore) -> None:
         self._keys = [(bytes.fromhex(k.sha256), k) for k in keys]
         self.open = not keys
         self.limiter = limiter
+        self.sessions = sessions
 
-    def identify(self, request: Request) -> Caller:
-        if self.open:
-            return OPEN_CALLER
-        key = presented_key(request)
-        if key is None:
-            raise ApiError(
-                401,
-                "missing_api_key",
-                "This request needs an API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
-            )
+    def lookup(self, key: str) -> ApiKey | None:
+        """The configured key matching `key`, or None."""
         digest = hashlib.sha256(key.encode("utf-8")).digest()
         found: ApiKey | None = None
         # Compare against every key, always, so timing does not tell how close a guess was.
         for expected, record in self._keys:
             if hmac.compare_digest(digest, expected):
                 found = record
-        if found is None:
-            raise ApiError(401, "unknown_api_key", "The API key is not valid; ask an administrator for a key.")
-        groups = None if found.role == "manager" else tuple(found.groups)
-        return Caller(found.name, found.role, groups)
+        return found
+
+    def session(self, request: Request) -> tuple[Session, ApiKey] | None:
+        """The request's live session and the key it stands for, if that key is still configured."""
+        token = request.cookies.get(SESSION_COOKIE)
+        session = self.sessions.get(token) if token else None
+        if session is None:
+            return None
+        record = next((k for _, k in self._keys if k.sha256 == session.key_sha256), None)
+        return (session, record) if record is not None else None
+
+    def identify(self, request: Request) -> Caller:
+        if self.open:
+            return OPEN_CALLER
+        key = presented_key(request)
+        if key is not None:
+            found = self.lookup(key)
+            if found is None:
+                raise ApiError(401, "unknown_api_key", "The API key is not valid; ask an administrator for a key.")
+            return _caller(found)
+        signed_in = self.session(request)
+        if signed_in is not None:
+            session, record = signed_in
+            # The cookie rides along on any request the browser makes to us; only our pages know the token.
+            if request.method not in SAFE_METHODS:
+                check_csrf(request, session)
+            return _caller(record)
+        if SESSION_COOKIE in request.cookies:
+            raise ApiError(401, "session_expired", "Your session has ended; enter your API key again under Key.")
+        raise ApiError(
+            401,
+            "missing_api_key",
+            "This request needs an API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+        )
 
     def require(self, role: Role) -> Callable[[Request], Awaitable[Caller]]:
         """A FastAPI dependency: the caller, if their role is at least `role`; else 401/403/429."""
@@ -203,6 +231,17 @@ class Authenticator:
         return dependency
 
 
+def check_csrf(request: Request, session: Session) -> None:
+    """403 unless the request carries the session's CSRF token in the X-CSRF-Token header."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not hmac.compare_digest(sent.encode("utf-8"), session.csrf_token.encode("utf-8")):
+        raise ApiError(
+            403,
+            "csrf_failed",
+            f"This request used the browser session without its {CSRF_HEADER} header; reload the page and try again.",
+        )
+
+
 def current_caller(request: Request) -> Caller:
     """The caller a role dependency (Authenticator.require) identified for this request."""
     caller = getattr(request.state, "caller", None)
@@ -220,4 +259,5 @@ def build_authenticator(settings: Settings) -> Authenticator:
     for warning in check_security(settings):
         log.warning(warning)
     per_minute = settings.rate_limit_per_minute
-    return Authenticator(settings.api_keys, RateLimiter(per_minute) if per_minute else None)
+    limiter = RateLimiter(per_minute) if per_minute else None
+    return Authenticator(settings.api_keys, limiter, SessionStore(settings.session_lifetime_s))

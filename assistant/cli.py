@@ -20,20 +20,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from assistant.api import ApiError, create_app, run_ask, run_search
-from assistant.auth import InsecureSettings, check_security, generate_key, key_entry
+from assistant.api import create_app, run_ask, run_search
+from assistant.auth import check_security, generate_key, key_entry
 from assistant.components import build_cache, build_embedder, build_service, build_store, build_sync_options, model_id
-from assistant.retriever import Mode, ModelMismatch
+from assistant.exceptions import AssistantError
+from assistant.retriever import Mode
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
-from eval.beir import BeirError
 from eval.compare import regressions
 from eval.console import calibration_lines, mode_table, regression_lines
 from eval.html_report import render
 from eval.runner import MODES
-from eval.sets import EvalSetError
-from eval.workbench import EvalRequest, TargetError, evaluate
-from ingest.store.layout import IndexError_
+from eval.workbench import EvalRequest, evaluate
 from ingest.sync import sync_folder
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_REGRESSED = 0, 1, 2, 3
@@ -85,8 +83,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 build_sync_options(settings),
                 RichProgress(bars),
             )
-    except IndexError_ as exc:
-        err.print(f"[red]{exc}[/red]")
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
     finally:
         cache.close()
@@ -168,11 +166,8 @@ def _query_command(args: argparse.Namespace, settings: Settings, run) -> int:  #
     service = build_service(settings, args.index)
     try:
         response = run(service)
-    except ApiError as exc:
-        err.print(f"[red]{exc.message}[/red]")
-        return EXIT_FAILED
-    except (IndexError_, ModelMismatch) as exc:
-        err.print(f"[red]{exc}[/red]")
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
     if args.json:
         print(response.model_dump_json())
@@ -196,16 +191,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         check_security(settings)
-    except InsecureSettings as exc:
-        err.print(f"[red]{exc}[/red]")
-        return EXIT_FAILED
-    service = build_service(settings, args.index)
-    try:
+        service = build_service(settings, args.index)
         service.load()
         # Load the model and each language's analyzers now, so the first agent does not wait for them.
         service.warm_up()
-    except (IndexError_, ModelMismatch) as exc:
-        err.print(f"[red]{exc}[/red]")
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
     uvicorn.run(
         create_app(service, settings),
@@ -250,8 +241,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with bars:
             report = evaluate(request, settings, RichProgress(bars))
-    except (TargetError, EvalSetError, BeirError, IndexError_, ModelMismatch) as exc:
-        err.print(Text(str(exc), style="red"))
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
     if args.report:
         Path(args.report).write_text(render(report, baseline, args.max_drop), encoding="utf-8")
@@ -270,8 +261,8 @@ def cmd_hash_key(args: argparse.Namespace, settings: Settings) -> int:
     key = generate_key() if args.generate else sys.stdin.readline().rstrip("\r\n")
     try:
         entry = key_entry(key, args.name, args.role, args.group or [])
-    except InsecureSettings as exc:
-        err.print(f"[red]{exc}[/red]")
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
     if args.generate:
         err.print(Text(f"New key for {args.name} (shown once, stored nowhere): {key}"), soft_wrap=True)

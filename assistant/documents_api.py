@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -12,16 +13,20 @@ from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse
 
 from assistant.auth import Caller, CurrentCaller
+from assistant.document_files import file_headers, resolve_inside
 from assistant.errors import ApiError
+from assistant.headers import CSP, VIEW_POLICY
 from assistant.retriever import Hit, can_see
 from assistant.service import KnowledgeService
+
+log = logging.getLogger(__name__)
 
 
 def documents_router(service: KnowledgeService, dependencies: Sequence[Depends]) -> APIRouter:
     """Document routes; `dependencies` must include the role check that identifies the caller."""
     router = APIRouter(dependencies=list(dependencies))
 
-    def _document_path(source: str, who: Caller) -> tuple[Path, list[Hit]]:
+    def _document(source: str, who: Caller) -> tuple[Path, list[Hit]]:
         retriever = service.retriever()
         manifest = retriever.index.manifest
         record = manifest.documents.get(source)
@@ -29,14 +34,18 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
         if record is None or not can_see(record.groups, who.groups):
             raise ApiError(404, "document_not_found", f"No indexed document is called {source}.")
         chunks = sorted((c for c in retriever.index.chunks.values() if c.source == source), key=lambda c: c.ordinal)
-        return Path(manifest.root) / source, [Hit(c, 0.0) for c in chunks]
+        return Path(manifest.root), [Hit(c, 0.0) for c in chunks]
 
     @router.get("/v1/documents/{source:path}", summary="The original document file")
     def document(source: str, who: CurrentCaller) -> FileResponse:
-        path, _ = _document_path(source, who)
-        if not path.is_file():
+        root, _ = _document(source, who)
+        path = resolve_inside(root, source)
+        if path is None:
+            if (root / source).is_symlink() or (root / source).exists():
+                log.warning("not serving %s: it leads outside the knowledge-base folder %s", source, root)
             raise ApiError(404, "document_missing", f"{source} is indexed but no longer on disk.")
-        return FileResponse(path, filename=Path(source).name, content_disposition_type="inline")
+        served = file_headers(Path(source).name)
+        return FileResponse(path, media_type=served.media_type, headers=served.headers)
 
     @router.get(
         "/v1/view/{source:path}",
@@ -44,7 +53,7 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
         summary="The document's passages, each addressable as #chunk-<id>",
     )
     def view(source: str, who: CurrentCaller) -> HTMLResponse:
-        _, hits = _document_path(source, who)
+        _, hits = _document(source, who)
         title = html.escape(hits[0].chunk.title or source) if hits else html.escape(source)
         rows, section = [], None
         for hit in hits:
@@ -52,15 +61,13 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
             if chunk.section != section and chunk.section:
                 rows.append(f"<h2>{html.escape(chunk.section)}</h2>")
             section = chunk.section
-            rows.append(f'<p id="chunk-{chunk.chunk_id}">{html.escape(chunk.text)}</p>')
-        raw = f"/v1/documents/{quote(source)}"
+            rows.append(f'<p id="chunk-{html.escape(chunk.chunk_id)}">{html.escape(chunk.text)}</p>')
+        raw = html.escape(f"/v1/documents/{quote(source)}")
         page = (
             "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-            f"<title>{title}</title><style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46em;"
-            "margin:1em auto;padding:0 1em}p{white-space:pre-wrap}:target{background:#fff3b0;"
-            "outline:2px solid #e0b000}</style>"
+            f"<title>{title}</title><link rel=stylesheet href='/static/view.css'>"
             f"<h1>{title}</h1><p><a href='{raw}'>Open the original file</a></p>" + "".join(rows)
         )
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={CSP: VIEW_POLICY})
 
     return router

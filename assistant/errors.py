@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
+from assistant.exceptions import AssistantError
 from assistant.schemas import ErrorOut
 
 
-class ApiError(Exception):
-    """An error the client caused or must know about; rendered in the common error shape."""
+class ApiError(AssistantError):
+    """An error the client caused or must know about, raised by a route; rendered in the common error shape."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers
+        super().__init__(message, status=status, code=code, headers=headers)
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

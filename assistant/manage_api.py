@@ -26,7 +26,7 @@ from assistant.schemas import (
 )
 from assistant.service import KnowledgeService
 from assistant.settings import Settings
-from assistant.uploads import Incoming, UploadRejected, save_uploads
+from assistant.uploads import Incoming, save_uploads
 from ingest.store.manifest import Manifest
 
 ERRORS: dict[int | str, dict[str, object]] = {code: {"model": ErrorOut} for code in (409, 413, 415, 422)}
@@ -80,10 +80,8 @@ def manage_router(
     def upload(files: Annotated[list[UploadFile], File(description="Documents to add or replace.")]) -> UploadOut:
         root = Path(live_manifest().root)
         incoming = [Incoming(f.filename or "", f.file) for f in files]
-        try:
-            saved = save_uploads(root, incoming, settings.max_file_bytes)
-        except UploadRejected as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from exc
+        # An UploadRejected is an AssistantError: the app answers it with its own status.
+        saved = save_uploads(root, incoming, settings.max_file_bytes)
         return UploadOut(saved=[UploadedOut(source=s.source, bytes=s.bytes, replaced=s.replaced) for s in saved])
 
     @router.post("/ingest", status_code=202, response_model=IngestStatusOut, summary="Start a re-index")

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from assistant.exceptions import AssistantError
 from assistant.query_batcher import QueryEmbedder
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
@@ -32,8 +33,12 @@ class Reranker(Protocol):
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]: ...
 
 
-class ModelMismatch(Exception):
+class ModelMismatch(AssistantError):
     """The index was built with another embedding model than the one configured for queries."""
+
+    # The server is up but cannot answer until the index is rebuilt or the setting fixed.
+    status = 503
+    code = "model_mismatch"
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,22 @@ class IngestStatusOut(BaseModel):
     stages: dict[str, StageOut]
     report: dict[str, Any] | None = Field(None, description="What the last re-index did (SyncReport).")
     error: str | None = None
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = Field(
+        ..., description="The API key from your administrator; it is checked, never stored."
+    )
+
+
+class SessionOut(BaseModel):
+    signed_in: bool = Field(..., description="Whether this browser holds a live session.")
+    keys_required: bool = Field(..., description="False when the server has no API keys (development): no sign-in.")
+    name: str | None = Field(None, description="The key's name, when signed in.")
+    role: Literal["agent", "manager"] | None = Field(None, description="The key's role, when signed in.")
+    expires_at: str | None = Field(None, description="When the session ends (ISO 8601, UTC).")
+    csrf_token: str | None = Field(
+        None, description="Send as X-CSRF-Token on every state-changing request made with the session cookie."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,8 @@ from assistant.answer import DEFAULT_MIN_CONFIDENCE
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
+# An origin for frame-ancestors: https://host[:port], where the host may start with one "*." wildcard label.
+ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?/?")
 
 
 class ApiKey(BaseModel):
@@ -178,6 +181,33 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         30.0, description="Seconds an ask or search may take before it is answered with 503.", gt=0
     )
+    session_lifetime_s: int = Field(
+        12 * 3600,
+        description=(
+            "Seconds a browser session lasts after an agent enters their key in the panel (one long "
+            "shift); then the panel asks for the key again. API clients send the key on every request instead."
+        ),
+        ge=60,
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list,
+        description=(
+            'Origins allowed to embed the panel in a frame, as a JSON list, e.g. ["https://helpdesk.example.com"]. '
+            "Empty (the default) forbids framing: frame-ancestors 'none' and X-Frame-Options: DENY."
+        ),
+    )
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins_only(cls, values: list[str]) -> list[str]:
+        # Each value lands in a response header: nothing but a bare origin may pass.
+        bad = [v for v in values if not ORIGIN.fullmatch(v)]
+        if bad:
+            raise ValueError(
+                f"frame_ancestors takes origins like https://helpdesk.example.com (scheme, host, optional port, "
+                f"no path); not {', '.join(repr(b) for b in bad)}"
+            )
+        return [v.rstrip("/") for v in values]
 
     @property
     def model_path_or_name(self) -> str:

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from assistant.exceptions import AssistantError
 from ingest.loaders import SUPPORTED_SUFFIXES
 
 BLOCK = 1 << 20
 TMP_PREFIX = ".upload-"
+MAX_NAME_BYTES = 255
+# Windows device names: "CON.md" on a share opens the console, not a file. Matched before the first dot.
+RESERVED_NAMES = re.compile(r"(CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|(COM|LPT)[0-9¹²³])", re.IGNORECASE)
+# Characters Windows refuses in names (":" would also open an NTFS alternate stream).
+WINDOWS_FORBIDDEN = set('<>:"|?*')
 
 
-class UploadRejected(Exception):
+class UploadRejected(AssistantError):
     """An upload the knowledge manager must fix; carries the HTTP status and a machine code."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        super().__init__(message, status=status, code=code)
 
 
 @dataclass
@@ -37,13 +43,27 @@ class Saved:
 
 
 def check_name(name: str) -> str:
-    """A file name without any folder part, visible to the scanner, in a format we can read."""
+    """A file name without any folder part, visible to the scanner, in a format we can read.
+
+    The folder may be a Windows share, so names that only Windows treats as paths or devices are
+    refused too: backslashes, drive letters, reserved names (CON, NUL, COM1, ...), trailing dots.
+    """
     if not name or not name.strip():
         raise UploadRejected(422, "bad_file_name", "A file has no name.")
-    if "/" in name or "\\" in name or ".." in name:
+    # NFKC folds look-alikes such as a fullwidth solidus into the separator they imitate.
+    folded = unicodedata.normalize("NFKC", name)
+    if any(sep in text for text in (name, folded) for sep in ("/", "\\", "..")):
         raise UploadRejected(422, "bad_file_name", f"{name!r} is not a plain file name; remove folder parts and '..'.")
-    if any(unicodedata.category(ch) == "Cc" for ch in name) or len(name.encode()) > 255:
-        raise UploadRejected(422, "bad_file_name", f"{name!r} has control characters or is too long.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name) or len(name.encode()) > MAX_NAME_BYTES:
+        raise UploadRejected(
+            422, "bad_file_name", f"{name!r} has control characters or is longer than {MAX_NAME_BYTES} bytes."
+        )
+    if WINDOWS_FORBIDDEN & set(folded) or name != name.rstrip(" ."):
+        raise UploadRejected(
+            422, "bad_file_name", f'{name!r} has a character Windows forbids (<>:"|?*) or ends in a dot or space.'
+        )
+    if RESERVED_NAMES.fullmatch(folded.split(".")[0].rstrip(" ")):
+        raise UploadRejected(422, "bad_file_name", f"{name!r} is a reserved device name on Windows; rename it.")
     # The scanner skips hidden files, so such an upload would silently never be indexed.
     if name.startswith("."):
         raise UploadRejected(422, "bad_file_name", f"{name!r} starts with a dot; hidden files are not indexed.")
@@ -78,6 +98,11 @@ def save_uploads(root: Path, files: list[Incoming], max_bytes: int) -> list[Save
         raise UploadRejected(422, "duplicate_file_name", "Two uploaded files have the same name.")
     if not root.is_dir():
         raise UploadRejected(409, "folder_missing", f"The knowledge-base folder {root.name} no longer exists.")
+    base = root.resolve()
+    for name in names:
+        # A checked name has no folder part; this holds even if a check above were ever loosened.
+        if (base / name).parent != base:
+            raise UploadRejected(422, "bad_file_name", f"{name!r} would be written outside the knowledge-base folder.")
     # Hidden temporary names: a re-index running meanwhile never picks up a half-written file.
     temps: list[tuple[Path, int]] = []
     try:

@@ -1,33 +1,32 @@
-"""The agents' side panel at / and the knowledge-manager page at /manage: static files, no build step."""
+"""The agents' side panel at /, the knowledge-manager page at /manage and the API docs at /docs: static files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from starlette.exceptions import HTTPException
 
+from assistant.headers import CSP, DOCS_POLICY, PAGE_POLICY
+
 WEB_DIR = Path(__file__).parent / "web"
+# Swagger UI's files ship in the fastapi-offline wheel, so /docs works without a CDN or network.
+SWAGGER_DIR = Path(fastapi_offline.__file__).parent / "static"
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
 }
-# Only our own scripts and styles run on these pages, even if a document's text slipped through unescaped.
-POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
-)
-HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff"}
 
 
-def _serve(name: str) -> FileResponse:
-    path = WEB_DIR / name
+def _serve(path: Path, policy: str = PAGE_POLICY) -> FileResponse:
     media_type = MEDIA_TYPES.get(path.suffix)
     if media_type is None or not path.is_file():
-        raise HTTPException(404, f"No page asset is called {name}.")
-    return FileResponse(path, media_type=media_type, headers=HEADERS)
+        raise HTTPException(404, f"No page asset is called {path.name}.")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache", CSP: policy})
 
 
 def web_router() -> APIRouter:
@@ -35,15 +34,26 @@ def web_router() -> APIRouter:
 
     @router.get("/")
     def panel() -> FileResponse:
-        return _serve("index.html")
+        return _serve(WEB_DIR / "index.html")
 
     @router.get("/manage")
     def manage() -> FileResponse:
-        return _serve("manage.html")
+        return _serve(WEB_DIR / "manage.html")
+
+    # FastAPI's own /docs starts Swagger UI with an inline script from a CDN; ours is files only.
+    @router.get("/docs")
+    def docs() -> FileResponse:
+        return _serve(WEB_DIR / "docs.html", DOCS_POLICY)
+
+    @router.get("/static/docs/{name}")
+    def swagger_asset(name: str) -> FileResponse:
+        if name not in SWAGGER_FILES:
+            raise HTTPException(404, f"No page asset is called {name}.")
+        return _serve(SWAGGER_DIR / name, DOCS_POLICY)
 
     # One flat folder: a name with a slash never matches this route, so nothing outside it is served.
     @router.get("/static/{name}")
     def asset(name: str) -> FileResponse:
-        return _serve(name)
+        return _serve(WEB_DIR / name)
 
     return router

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.exceptions import AssistantError
 from eval.judges import Question
 from ingest.checksums import sha256_file
 from ingest.embedder import Embedder
@@ -32,7 +33,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-class BeirError(ValueError):
+class BeirError(AssistantError, ValueError):
     """A BEIR folder is missing a file or has a malformed line."""
 
 

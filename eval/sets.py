@@ -7,13 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.exceptions import AssistantError
 
-class EvalSetError(ValueError):
+
+class EvalSetError(AssistantError, ValueError):
     """A line of an eval set is not a valid question; names the file and line."""
 
     def __init__(self, path: Path | str, line: int, message: str) -> None:
         super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line, self.message = str(path), line, message
+        self.path, self.line, self.problem = str(path), line, message
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.components import build_cache, build_embedder, build_service, build_sync_options, model_id
+from assistant.exceptions import AssistantError
 from assistant.retriever import Mode, Retriever
 from assistant.settings import Settings
 from eval import beir
@@ -23,7 +24,7 @@ from ingest.sync import Progress
 MAX_NOTES = 200
 
 
-class TargetError(ValueError):
+class TargetError(AssistantError, ValueError):
     """The eval target is neither a .jsonl eval set nor a BEIR folder."""
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from assistant.exceptions import AssistantError
 
-class IngestError(Exception):
+
+class IngestError(AssistantError):
     """A file could not be turned into a document; the rest of the batch goes on."""
 
     reason = "unreadable"
+    status = 422
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, code=self.reason)
 
 
 class UnsupportedFormat(IngestError):

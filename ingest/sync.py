@@ -119,6 +119,7 @@ def _content_hash(path: Path, sidecar: bytes) -> str:
 def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
     """Every non-hidden file under root with its content hash (sidecar metadata included)."""
     found, failures = [], []
+    base = root.resolve()
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or any(part.startswith(".") for part in relative.parts):
@@ -126,6 +127,11 @@ def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
         if path.name.endswith(SIDECAR_SUFFIX):
             continue
         source = relative.as_posix()
+        # A link to a file elsewhere would publish it to every agent; the document route refuses it too.
+        if not path.resolve().is_relative_to(base):
+            message = f"{source} is a link to a file outside the folder; copy the file in instead."
+            failures.append(FailureRecord(source, "outside_folder", message))
+            continue
         try:
             meta, sidecar = _read_sidecar(path)
             digest = _content_hash(path, sidecar)

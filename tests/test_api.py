@@ -108,3 +108,47 @@ def test_readiness_names_the_embedding_runtime_once_the_model_is_loaded(service,
     loaded.backend = "torch"
     service.embedder.loaded.embed_query("warm")
     assert client.get("/readyz").json()["embedding_backend"] == "torch"
+
+
+def test_a_model_mismatch_found_at_first_load_is_a_503_not_a_500(corpus, store, embedder, cache) -> None:
+    """An index built with another model answers 503 with what to do, on every route that needs it."""
+    from fastapi.testclient import TestClient
+
+    from assistant.api import create_app
+    from assistant.service import KnowledgeService, ServiceConfig
+    from assistant.settings import Settings
+    from ingest.sync import sync_folder
+
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    # Not loaded: the mismatch is found by the first request, as after a model setting change.
+    other = KnowledgeService(store, embedder, "another-model", ServiceConfig(min_dense_score=0.4))
+    with TestClient(create_app(other, Settings())) as client:
+        for response in (
+            client.post("/v1/search", json={"query": "refund"}),
+            client.post("/v1/ask", json={"question": "refund"}),
+            client.get("/v1/view/returns.md"),
+        ):
+            assert response.status_code == 503, response.text
+            error = response.json()["error"]
+            assert error["code"] == "model_mismatch"
+            assert "fake-embedder" in error["message"] and "another-model" in error["message"]
+
+
+def test_every_error_the_assistant_raises_on_purpose_shares_one_base() -> None:
+    from assistant.auth import InsecureSettings
+    from assistant.errors import ApiError
+    from assistant.exceptions import AssistantError
+    from assistant.retriever import ModelMismatch
+    from assistant.uploads import UploadRejected
+    from eval.beir import BeirError
+    from eval.sets import EvalSetError
+    from eval.workbench import TargetError
+    from ingest.errors import IngestError
+    from ingest.store.layout import IndexError_
+
+    for kind in (ApiError, InsecureSettings, ModelMismatch, UploadRejected, IndexError_, IngestError):
+        assert issubclass(kind, AssistantError), kind
+    for kind in (BeirError, EvalSetError, TargetError):
+        assert issubclass(kind, AssistantError) and issubclass(kind, ValueError), kind
+    assert (ModelMismatch("x").status, IndexError_("x").status) == (503, 503)
+    assert ApiError(429, "rate_limited", "slow down").status == 429

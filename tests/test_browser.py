@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,20 +12,10 @@ from assistant.api import create_app
 from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import Settings
 from tests.conftest import CORPUS
+from tests.live_server import CHROMIUM, CHROMIUM_ARGS, LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 RETURN_QUESTION = "How many days do I have to return an item?"
 THAI_QUESTION = "การจัดส่งช่วงสงกรานต์ล่าช้ากี่วัน"
@@ -37,30 +24,6 @@ TIMEOUT_MS = 15_000
 if not CHROMIUM.exists():
     pytest.skip(f"Chromium is not installed at {CHROMIUM}; run `make browser-deps`", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed; pip install -e '.[dev]'")
-
-
-class LiveServer:
-    """uvicorn serving one app from a background thread on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.app = app
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +321,7 @@ def test_the_panel_sends_the_key_it_is_given_and_opens_documents_with_it(browser
         page.goto("/manage")
         page.wait_for_selector("#error:not([hidden])")
         assert "manager" in page.inner_text("#error")
-        # A key given as ?key= is stored and removed from the address bar.
+        # A key given as ?key= signs the browser in and is removed from the address bar.
         page.goto(f"/?key={key}&q=refund")
         page.wait_for_selector("#result:not([hidden])")
         assert "key=" not in page.url and "q=refund" in page.url

@@ -99,3 +99,17 @@ def test_search_json_and_top_k(corpus, settings, capsys) -> None:
 def test_empty_question_is_refused(corpus, settings, capsys) -> None:
     run(capsys, settings, "ingest", str(corpus), "--json")
     assert cli.main(["ask", "  "], settings=settings) == 2
+
+
+@pytest.mark.parametrize("command", [["search", "refund"], ["ask", "refund"], ["serve"]])
+def test_an_index_built_with_another_model_exits_2_with_what_to_do(corpus, settings, capsys, monkeypatch, command):
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    monkeypatch.setattr(components, "model_id", lambda settings: "another-model")
+    monkeypatch.setattr(cli, "model_id", lambda settings: "another-model")
+    assert cli.main(command, settings=settings) == 2
+    assert "was built with model 'fake-embedder'" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_a_search_without_any_index_exits_2(settings, capsys) -> None:
+    assert cli.main(["search", "refund"], settings=settings) == 2
+    assert "assistant ingest" in capsys.readouterr().err.replace("\n", " ")

@@ -37,6 +37,20 @@ def test_first_ingest_adds_every_file(corpus, store, embedder, cache) -> None:
     assert {index.manifest.documents[s].language for s in CORPUS} == {"en", "fi", "pl", "th"}
 
 
+def test_a_link_to_a_file_outside_the_folder_is_reported_not_indexed(corpus, store, embedder, cache, tmp_path) -> None:
+    secret = tmp_path / "outside" / "salaries.md"
+    secret.parent.mkdir()
+    secret.write_text("# Salaries\n\nCANARY-OUTSIDE-4411 the chief executive earns a lot.", encoding="utf-8")
+    (corpus / "salaries.md").symlink_to(secret)
+    (corpus / "inside-link.md").symlink_to(corpus / "returns.md")
+    report = ingest(corpus, store, embedder, cache)
+    assert [(f.source, f.reason) for f in report.failed] == [("salaries.md", "outside_folder")]
+    assert "outside the folder" in report.failed[0].message
+    index = store.load()
+    assert "salaries.md" not in index.manifest.documents and "inside-link.md" in index.manifest.documents
+    assert not any("CANARY-OUTSIDE" in c.text for c in index.chunks.values())
+
+
 def test_unchanged_folder_embeds_nothing_and_keeps_the_version(corpus, store, embedder, cache) -> None:
     first = ingest(corpus, store, embedder, cache)
     embedder.embedded.clear()

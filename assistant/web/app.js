@@ -334,8 +334,7 @@ function renderRecent() {
 
 // ---- wiring ---------------------------------------------------------------------------------
 
-function init() {
-  initKeyBox();
+async function init() {
   const question = $("question");
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -361,6 +360,8 @@ function init() {
     renderRecent();
   });
   renderRecent();
+  // A question given in the address waits for the session, which may come from ?key= too.
+  await initKeyBox();
   const asked = new URLSearchParams(location.search).get("q");
   if (asked) {
     question.value = asked;

@@ -26,64 +26,109 @@ export class ApiProblem extends Error {
   }
 }
 
-// ---- API key -------------------------------------------------------------------------------
-// Kept in localStorage and sent as X-API-Key. Links that open documents in a new tab cannot send
-// a header, so the key is also a cookie, which the server accepts for reading documents only.
+// ---- session ----------------------------------------------------------------------------------
+// The key is typed once and sent once, to POST /v1/session. The server answers with an HttpOnly
+// cookie that no script can read, which also opens documents in new tabs, and a CSRF token that
+// this page keeps in memory and sends with every request that changes something.
 
-const KEY_STORAGE = "assistant.apiKey";
-const KEY_COOKIE = "assistant_key";
+// Where earlier versions of the panel kept the raw key; removed on every load.
+const OLD_KEY_STORAGE = "assistant.apiKey";
+const OLD_KEY_COOKIE = "assistant_key";
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-export function apiKey() {
+let session = { signed_in: false, keys_required: true, csrf_token: null };
+
+function forgetStoredKey() {
   try {
-    return localStorage.getItem(KEY_STORAGE) || "";
+    localStorage.removeItem(OLD_KEY_STORAGE);
   } catch {
-    return "";
+    // Storage can be disabled in embedded frames; then nothing was stored either.
   }
+  document.cookie = `${OLD_KEY_COOKIE}=; path=/v1/; max-age=0`;
 }
 
-export function setApiKey(key) {
-  key = (key || "").trim();
-  try {
-    if (key) localStorage.setItem(KEY_STORAGE, key);
-    else localStorage.removeItem(KEY_STORAGE);
-  } catch {
-    // Storage can be disabled in embedded frames; the key then lasts for this page only.
-  }
-  const secure = location.protocol === "https:" ? "; Secure" : "";
-  document.cookie = key
-    ? `${KEY_COOKIE}=${encodeURIComponent(key)}; path=/v1/; SameSite=Strict${secure}`
-    : `${KEY_COOKIE}=; path=/v1/; max-age=0`;
+/** The session as the server last described it: {signed_in, keys_required, name, role, expires_at}. */
+export function currentSession() {
+  return session;
 }
 
-/** Take a key from `?key=` once, then drop it from the address bar and history. */
+export async function loadSession() {
+  session = await requestJson("/v1/session");
+  return session;
+}
+
+export async function signIn(key) {
+  session = await postJson("/v1/session", { key: (key || "").trim() });
+  return session;
+}
+
+export async function signOut() {
+  session = await requestJson("/v1/session", { method: "DELETE" });
+  return session;
+}
+
+/** Take a key from `?key=` once, dropping it from the address bar and history at once. */
 function keyFromAddress() {
   const params = new URLSearchParams(location.search);
-  if (!params.has("key")) return;
-  setApiKey(params.get("key"));
+  if (!params.has("key")) return "";
+  const key = params.get("key") || "";
   params.delete("key");
   const query = params.toString();
   history.replaceState(null, "", location.pathname + (query ? `?${query}` : "") + location.hash);
+  return key;
 }
 
-/** Wire the small key form in the top bar: <details id="key-box"> with #api-key and #key-form. */
-export function initKeyBox() {
-  keyFromAddress();
+function describe(current) {
+  if (!current.keys_required) return "No key needed: this server has none configured.";
+  if (!current.signed_in) return "Not signed in.";
+  const until = current.expires_at ? ` until ${formatTime(current.expires_at)}` : "";
+  return `Signed in as ${current.name} (${current.role})${until}.`;
+}
+
+/** Wire the key box in the top bar and learn the session; resolves once the page may call the API. */
+export async function initKeyBox() {
+  forgetStoredKey();
   const box = document.getElementById("key-box");
-  if (!box) return;
   const input = document.getElementById("api-key");
   const status = document.getElementById("key-status");
-  const show = () => {
-    status.textContent = apiKey() ? "Key saved in this browser." : "No key: fine if the server needs none.";
+  const signOutButton = document.getElementById("sign-out");
+  const show = (message) => {
+    if (!status) return;
+    status.textContent = message || describe(session);
+    signOutButton.hidden = !session.signed_in;
   };
-  input.value = apiKey();
-  if (apiKey()) setApiKey(apiKey()); // refresh the cookie
-  show();
-  document.getElementById("key-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    setApiKey(input.value);
+  if (box) {
+    document.getElementById("key-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const key = input.value;
+      input.value = "";
+      try {
+        await signIn(key);
+        show();
+        box.open = false;
+        // Pages reload what a 401 or 403 left empty.
+        document.dispatchEvent(new CustomEvent("assistant:signed-in"));
+      } catch (error) {
+        show(error instanceof ApiProblem ? error.message : "Could not sign in; try again.");
+      }
+    });
+    signOutButton.addEventListener("click", async () => {
+      try {
+        await signOut();
+        show();
+      } catch (error) {
+        show(error instanceof ApiProblem ? error.message : "Could not sign out; try again.");
+      }
+    });
+  }
+  const key = keyFromAddress();
+  try {
+    if (key) await signIn(key);
+    else await loadSession();
     show();
-    box.open = false;
-  });
+  } catch (error) {
+    show(error instanceof ApiProblem ? error.message : "");
+  }
 }
 
 /** Open the key box, e.g. after a 401 or 403. */
@@ -92,14 +137,20 @@ export function askForKey() {
   if (box) box.open = true;
 }
 
+const UNAUTHORISED = {
+  unknown_api_key: "That API key was not accepted. Check it under Key, top right, or ask your administrator.",
+  session_expired: "Your session has ended: enter your API key again under Key, top right.",
+  missing_api_key: "This assistant needs an API key: enter the key from your administrator under Key, top right.",
+};
+
 /** fetch + JSON, turning every failure into an ApiProblem with a message fit to show. */
 export async function requestJson(url, options = {}) {
   let response;
   const headers = { Accept: "application/json", ...(options.headers || {}) };
-  const key = apiKey();
-  if (key) headers["X-API-Key"] = key;
+  const method = (options.method || "GET").toUpperCase();
+  if (UNSAFE_METHODS.has(method) && session.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
   try {
-    response = await fetch(url, { ...options, headers });
+    response = await fetch(url, { ...options, headers, credentials: "same-origin" });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiProblem("Could not reach the assistant. Check the connection and try again.");
@@ -112,14 +163,14 @@ export async function requestJson(url, options = {}) {
   }
   if (!response.ok) {
     const error = body && body.error;
+    const code = error ? error.code : "";
     let message = error && error.message ? error.message : `The assistant answered with an error (HTTP ${response.status}).`;
     if (response.status === 401) {
-      message = apiKey()
-        ? "Your API key was not accepted. Check it under Key, top right, or ask your administrator."
-        : "This assistant needs an API key: enter the key from your administrator under Key, top right.";
+      message = UNAUTHORISED[code] || UNAUTHORISED.missing_api_key;
+      session = { ...session, signed_in: false, csrf_token: null };
     }
     if (response.status === 401 || response.status === 403) askForKey();
-    throw new ApiProblem(message, response.status, error ? error.code : "");
+    throw new ApiProblem(message, response.status, code);
   }
   return body;
 }

@@ -171,10 +171,11 @@ async function reindex() {
   poll();
 }
 
-function init() {
-  initKeyBox();
+async function init() {
   $("upload-form").addEventListener("submit", upload);
   $("reindex").addEventListener("click", reindex);
+  document.addEventListener("assistant:signed-in", refreshAll);
+  await initKeyBox();
   refreshAll();
   requestJson("/v1/manage/ingest")
     .then((status) => {

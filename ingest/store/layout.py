@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.exceptions import AssistantError
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
 from ingest.store.bm25_index import BM25Index
@@ -37,8 +38,11 @@ CHUNKS_FILE = "chunks.jsonl"
 TMP_PREFIX = ".tmp-"
 
 
-class IndexError_(Exception):
+class IndexError_(AssistantError):
     """Base for index problems a user must act on."""
+
+    status = 503
+    code = "index_unavailable"
 
 
 class IndexNotFound(IndexError_):
