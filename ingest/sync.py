@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
@@ -37,6 +38,7 @@ from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 
 __all__ = ["SIDECAR_SUFFIX", "SourceReport", "SourcesReport", "SyncOptions", "SyncReport", "scan", "sync_folder"]
 log = logging.getLogger(__name__)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 # Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
 PIPELINE_VERSION = 4
 
@@ -188,7 +190,8 @@ class _Batch:
     state: dict[str, Any] | None = None  # None: keep the state the index had
 
     def key(self, item_id: str) -> str:
-        return self.prefix + item_id
+        """The document's name in the index: `source/` + the item id, a URL without its scheme."""
+        return self.prefix + (_SCHEME.sub("", item_id) if self.prefix else item_id)
 
     def item_id(self, key: str) -> str:
         record = self.old.get(key) or self.records.get(key)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.base import SourceConfigError
+from ingest.sources.base import SourceConfigError, SourceUnauthorized
 
 KINDS = ("folder", "web", "zendesk", "json")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -95,6 +96,13 @@ class Options:
             raise SourceConfigError(f"{self.where}: `{key}` must be a list of strings")
         return tuple(value)
 
+    def ids(self, key: str) -> tuple[str, ...]:
+        """A list of ids written as numbers or strings (Zendesk section ids are numbers)."""
+        value = self._get(key, (), (list, tuple), "a list of ids")
+        if not all(isinstance(v, int | str) and not isinstance(v, bool) for v in value):
+            raise SourceConfigError(f"{self.where}: `{key}` must be a list of ids")
+        return tuple(str(v) for v in value)
+
     def mapping(self, key: str, default: Any = _MISSING) -> dict[str, str]:
         value = self._get(key, default, (dict,), "a table of strings")
         if not all(isinstance(v, str) for v in value.values()):
@@ -164,3 +172,11 @@ def read_sources(path: Path) -> list[SourceConfig]:
     except OSError as exc:
         raise SourceConfigError(f"the sources file {path} could not be read: {exc.strerror or exc}") from exc
     return parse_sources(text, path.resolve().parent)
+
+
+def env_secret(variable: str, where: str) -> str:
+    """A credential from the environment; the sources file names the variable, never the secret."""
+    value = os.environ.get(variable, "")
+    if not value:
+        raise SourceUnauthorized(f"{where}: the environment variable {variable} (token_env) is not set")
+    return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import json
 import logging
 import socket
 import ssl
@@ -17,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ingest.sources.base import BadResponse, BlockedAddress, ResponseTooLarge, SourceTimeout, SourceUnavailable
+from ingest.sources.base import (
+    BadResponse,
+    BlockedAddress,
+    NotFound,
+    ResponseTooLarge,
+    SourceTimeout,
+    SourceUnauthorized,
+    SourceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -98,13 +107,20 @@ def guarded_connection(
 
 
 class Fetcher:
-    """GET with conditional headers over kept-alive connections; one per source run, closed after it."""
+    """GET with conditional headers over kept-alive connections; one per source run, closed after it.
 
-    def __init__(self, policy: FetchPolicy, headers: dict[str, str] | None = None) -> None:
+    `headers` (credentials) are sent only to the origin of `credentials_for`, never elsewhere.
+    """
+
+    def __init__(
+        self, policy: FetchPolicy, headers: dict[str, str] | None = None, credentials_for: str | None = None
+    ) -> None:
         self.policy = policy
         self._headers = dict(headers or {})
+        self._credential_origin = _origin(credentials_for) if credentials_for else None
         self._connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
         self._last_request = 0.0
+        self.delay_s = policy.delay_s  # robots.txt may ask for more
         self.requests = 0
 
     def __enter__(self) -> Fetcher:
@@ -119,21 +135,28 @@ class Fetcher:
         self._connections.clear()
 
     def get(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, accept: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
+        validators: dict[str, tuple[str | None, str | None]] | None = None,
     ) -> Response:
         """The response to GET `url` after redirects, whatever its status (304, 404... are the caller's to read).
+
+        `etag`/`last_modified` are sent to `url`; `validators` maps where it may redirect to the
+        (ETag, Last-Modified) remembered for that URL, so a redirected page can answer 304 too.
 
         Raises:
             BlockedAddress, SourceUnavailable, SourceTimeout, ResponseTooLarge, BadResponse.
         """
-        origin = _origin(url)
         seen: list[str] = []
         for _ in range(self.policy.max_redirects + 1):
             headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
             if accept:
                 headers["Accept"] = accept
-            # Credentials go to the configured server only, never to where it redirects.
-            if _origin(url) == origin:
+            # Credentials go to the configured server only, never to where it redirects or links.
+            if self._credential_origin is not None and _origin(url) == self._credential_origin:
                 headers.update(self._headers)
             if etag:
                 headers["If-None-Match"] = etag
@@ -147,7 +170,7 @@ class Fetcher:
             seen.append(url)
             url = urljoin(url, location.strip())
             # A validator belongs to the URL it came from.
-            etag = last_modified = None
+            etag, last_modified = (validators or {}).get(url, (None, None))
         raise BadResponse(f"{safe_url(url)} redirects more than {self.policy.max_redirects} times")
 
     def _request(self, url: str, headers: dict[str, str]) -> Response:
@@ -170,7 +193,7 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _pace(self) -> None:
-        wait = self._last_request + self.policy.delay_s - time.monotonic()
+        wait = self._last_request + self.delay_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_request = time.monotonic()
@@ -268,3 +291,26 @@ def _retry_after(response: Response) -> float | None:
     if not value.isdigit() or int(value) > MAX_RETRY_AFTER_S:
         return None
     return float(value)
+
+
+def get_json(fetcher: Fetcher, url: str) -> Any:
+    """The JSON body of a 200 answer, with every other outcome typed for the sync report.
+
+    Raises:
+        SourceUnauthorized (401, 403), NotFound (404, 410), SourceUnavailable (429, 5xx, network),
+        BadResponse (any other status, or a body that is not JSON).
+    """
+    response = fetcher.get(url, accept="application/json")
+    status = response.status
+    if status in (401, 403):
+        raise SourceUnauthorized(f"{safe_url(url)} answered HTTP {status}: check the source's credentials")
+    if status in (404, 410):
+        raise NotFound(f"{safe_url(url)} answered HTTP {status}")
+    if status == 429 or status >= 500:
+        raise SourceUnavailable(f"{safe_url(url)} answered HTTP {status}")
+    if status != 200:
+        raise BadResponse(f"{safe_url(url)} answered HTTP {status}")
+    try:
+        return json.loads(response.body)
+    except ValueError as exc:
+        raise BadResponse(f"{safe_url(url)} did not answer with JSON: {exc}") from exc
