@@ -21,7 +21,7 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
     """Document routes; `dependencies` must include the role check that identifies the caller."""
     router = APIRouter(dependencies=list(dependencies))
 
-    def _document_path(source: str, who: Caller) -> tuple[Path, list[Hit]]:
+    def _document_path(source: str, who: Caller) -> tuple[Path | None, list[Hit]]:
         retriever = service.retriever()
         manifest = retriever.index.manifest
         record = manifest.documents.get(source)
@@ -29,12 +29,17 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
         if record is None or not can_see(record.groups, who.groups):
             raise ApiError(404, "document_not_found", f"No indexed document is called {source}.")
         chunks = sorted((c for c in retriever.index.chunks.values() if c.source == source), key=lambda c: c.ordinal)
-        return Path(manifest.root) / source, [Hit(c, 0.0) for c in chunks]
+        path: Path | None = Path(manifest.root) / source
+        if record.origin:
+            # A folder source keeps its own root; other sources' items live at their URL, not on disk.
+            folder = manifest.sources.get(record.origin, {}).get("state", {}).get("root")
+            path = Path(folder) / record.item_id if folder else None
+        return path, [Hit(c, 0.0) for c in chunks]
 
     @router.get("/v1/documents/{source:path}", summary="The original document file")
     def document(source: str, who: CurrentCaller) -> FileResponse:
         path, _ = _document_path(source, who)
-        if not path.is_file():
+        if path is None or not path.is_file():
             raise ApiError(404, "document_missing", f"{source} is indexed but no longer on disk.")
         return FileResponse(path, filename=Path(source).name, content_disposition_type="inline")
 
