@@ -256,3 +256,16 @@ def test_length_batching_counts_the_padding_each_order_costs() -> None:
     assert padded_tokens([10, 200, 10, 200], 2) == 800
     assert padded_tokens([200, 200, 10, 10], 2) == 420
     assert padded_tokens([5, 7, 3], 2) == 2 * 7 + 3
+
+
+def test_web_sync_speed_rows_on_a_small_site(tmp_path: Path) -> None:
+    from benchmarks.web_sync_speed import measure, render
+
+    embedder = FakeEmbedder("fake-web")
+    rows = measure(40, Setup(embedder, embedder.model_id, {}, "fake"), SyncOptions(), tmp_path)
+    first, unchanged, changed = rows
+    assert first.changed == 40 and first.embedded == first.chunks > 0
+    # Unchanged: every page (and the sitemap) answered 304, nothing parsed or embedded.
+    assert unchanged.changed == 0 and unchanged.embedded == 0 and unchanged.not_modified == 41
+    assert changed.changed == 1 and 0 < changed.embedded < first.embedded
+    assert "Target: unchanged re-crawl of 40 pages" in render(rows, 40)
