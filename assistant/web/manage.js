@@ -116,7 +116,7 @@ async function loadSources() {
       el("td", {}, changes(run)),
       el("td", {}, s.next_run ? formatTime(s.next_run) : s.schedule),
       el("td", {}, button),
-    ),
+    );
   });
   $("sources").tBodies[0].replaceChildren(...rows);
   $("sources").hidden = rows.length === 0;
