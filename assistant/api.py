@@ -30,6 +30,8 @@ from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, S
 from assistant.service import KnowledgeService
 from assistant.session_api import session_router
 from assistant.settings import Settings
+from assistant.source_links import live_url
+from assistant.sources_api import install_sources
 from assistant.web import web_router
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,10 @@ UPLOAD_FILES_PER_REQUEST = 20
 Groups = tuple[str, ...] | None
 
 
-def document_url(hit: Hit) -> str:
-    """PDFs open at their page in the browser's viewer; other formats in our passage viewer."""
+def document_url(hit: Hit, quoted: str | None = None) -> str:
+    """Source items open their live page (at the quoted words); PDFs at their page; the rest in our viewer."""
+    if hit.chunk.url:
+        return live_url(hit.chunk.url, quoted or hit.chunk.text)
     source = quote(hit.chunk.source)
     if hit.chunk.source.lower().endswith(".pdf") and hit.chunk.page:
         return f"/v1/documents/{source}#page={hit.chunk.page}"
@@ -59,7 +63,7 @@ def citation_out(citation: Citation) -> CitationOut:
         text=chunk.text,
         highlight=citation.highlight,
         score=round(citation.hit.score, 6),
-        url=document_url(citation.hit),
+        url=document_url(citation.hit, chunk.text[slice(*citation.highlight)] if citation.highlight else None),
     )
 
 
@@ -257,6 +261,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.include_router(feedback_router(feedback, [Depends(agent)]))
     app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
     app.include_router(session_router(auth))
+    install_sources(app, service, settings, registry, [Depends(manager)])
     app.include_router(web_router())
 
     return app

@@ -1,7 +1,7 @@
-"""The `assistant` command: subcommands mirror the pipeline (ingest, status, search, ask, serve, eval).
+"""The `assistant` command: subcommands mirror the pipeline (ingest, sync, status, search, ask, serve, eval).
 
-Exit codes: 0 success; 1 partial success (some files failed, the rest was indexed);
-2 nothing done (bad arguments, no index, locked or unusable index);
+Exit codes: 0 success; 1 partial success (some files or sources failed, the rest was indexed);
+2 nothing done (bad arguments or sources file, no index, locked or unusable index);
 3 `eval --baseline`: a headline metric dropped by more than --max-drop.
 """
 
@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from assistant.answer import UNCALIBRATED_MIN_DENSE_SCORE
 from assistant.api import create_app, run_ask, run_search
 from assistant.auth import check_security, generate_key, key_entry
 from assistant.components import build_cache, build_embedder, build_service, build_store, build_sync_options, model_id
@@ -28,11 +29,16 @@ from assistant.retriever import Mode
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
 from eval.compare import regressions
-from eval.console import calibration_lines, mode_table, regression_lines
+from eval.console import answers_table, calibration_lines, mode_table, regression_lines
 from eval.html_report import render
 from eval.runner import MODES
 from eval.workbench import EvalRequest, evaluate
-from ingest.sync import sync_folder
+from ingest.calibration import Calibration
+from ingest.sources.base import SourceConfigError
+from ingest.sources.registry import load_sources, pick
+from ingest.store.layout import IndexError_
+from ingest.store.manifest import Manifest
+from ingest.sync import SourcesReport, sync_folder, sync_sources
 
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_REGRESSED = 0, 1, 2, 3
 err = Console(stderr=True)
@@ -111,6 +117,87 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if report.complete else EXIT_PARTIAL
 
 
+def _print_sources(report: SourcesReport) -> None:
+    table = Table(title=f"Index {report.index_version}")
+    for column in ("source", "added", "updated", "unchanged", "removed", "failed", "embedded", "seconds"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for part in report.sources:
+        counts = [len(part.added), len(part.updated), len(part.unchanged), len(part.removed), len(part.failed)]
+        table.add_row(part.name, *map(str, counts), str(part.embedded), f"{part.seconds:.1f}")
+    Console().print(table)
+    for part in report.sources:
+        if part.error is not None:
+            err.print(Text(f"{part.name}: {part.error.message} ({part.error.reason}); its last good items stay"))
+        for failure in part.failed:
+            err.print(Text(f"{part.name} failed {failure.source}: {failure.message} ({failure.reason})"))
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.sources or settings.sources_file
+    if path is None:
+        err.print("[red]give --sources FILE or set ASSISTANT_SOURCES_FILE (see docs/sources.md)[/red]")
+        return EXIT_FAILED
+    try:
+        configured = load_sources(Path(path))
+        chosen = pick(configured, args.source)
+    except SourceConfigError as exc:
+        err.print(Text(exc.message, style="red"))
+        return EXIT_FAILED
+    store = build_store(settings, args.index)
+    cache = build_cache(settings)
+    bars = _progress_bars(quiet=args.json)
+    try:
+        with bars:
+            report = sync_sources(
+                [c.source for c in chosen],
+                store,
+                build_embedder(settings),
+                model_id(settings),
+                cache,
+                build_sync_options(settings),
+                RichProgress(bars),
+                # All sources ran: documents of a source no longer in the file are removed.
+                configured=[c.name for c in configured] if args.source is None else None,
+            )
+    except IndexError_ as exc:
+        err.print(f"[red]{exc}[/red]")
+        return EXIT_FAILED
+    finally:
+        cache.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _print_sources(report)
+    return EXIT_OK if report.complete else EXIT_PARTIAL
+
+
+def abstention_status(manifest: Manifest, settings: Settings) -> dict[str, Any]:
+    """How this index decides "not found": the rule, its threshold, and the null per question language."""
+    if settings.min_dense_score is not None:
+        return {"rule": "fixed", "min_dense_score": settings.min_dense_score}
+    calibration = Calibration.from_dict(manifest.calibration)
+    if calibration is None:
+        return {"rule": "fixed", "min_dense_score": UNCALIBRATED_MIN_DENSE_SCORE, "why": "index has no calibration"}
+    return {
+        "rule": "adaptive",
+        "min_confidence": settings.min_confidence,
+        "bank": calibration.bank,
+        "null": {
+            lang: {"questions": n.questions, "mean": n.mean, "std": n.std}
+            for lang, n in sorted(calibration.languages.items())
+        },
+    }
+
+
+def abstention_line(status: dict[str, Any]) -> str:
+    if status["rule"] == "fixed":
+        return f"fixed: evidence score >= {status['min_dense_score']}" + (
+            f" ({status['why']})" if "why" in status else ""
+        )
+    means = ", ".join(f"{lang} {n['mean']['dense_top']:.2f}" for lang, n in status["null"].items())
+    return f"adaptive: {status['min_confidence']} spreads above the off-topic null (mean best similarity: {means})"
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store = build_store(settings, args.index)
     manifest = store.current_manifest()
@@ -131,14 +218,17 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "last_ingest": manifest.created_at,
         "failures": [f.__dict__ for f in manifest.failures],
     }
+    abstention = abstention_status(manifest, settings)
+    status["abstention"] = abstention
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
         return EXIT_OK
     table = Table(title=f"Index at {store.root}", show_header=False)
     for key, value in status.items():
-        if key != "failures":
+        if key not in ("failures", "abstention"):
             table.add_row(key, str(value))
     table.add_row("failed files", str(len(manifest.failures)))
+    table.add_row("abstention", abstention_line(abstention))
     Console().print(table)
     return EXIT_OK
 
@@ -189,6 +279,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    if args.sources:
+        settings = settings.model_copy(update={"sources_file": Path(args.sources)})
     try:
         check_security(settings)
         service = build_service(settings, args.index)
@@ -198,12 +290,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except AssistantError as exc:
         err.print(Text(exc.message, style="red"))
         return EXIT_FAILED
-    uvicorn.run(
-        create_app(service, settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level="warning",
-    )
+    try:
+        app = create_app(service, settings)
+    except SourceConfigError as exc:
+        err.print(Text(exc.message, style="red"))
+        return EXIT_FAILED
+    # Scheduled syncs run in a background thread; answers never wait for them.
+    app.state.sources.start_schedules()
+    try:
+        uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="warning")
+    finally:
+        app.state.sources.stop()
     return EXIT_OK
 
 
@@ -220,6 +317,9 @@ def _print_eval(report: dict[str, Any]) -> None:
     console = Console()
     for mode, run in report["modes"].items():
         console.print(mode_table(mode, run))
+        answers = answers_table(mode, run)
+        if answers is not None:
+            console.print(answers)
     for line in calibration_lines(report):
         console.print(Text(line))
     notes = report.get("notes", [])
@@ -283,6 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(func=cmd_ingest)
 
+    sync = sub.add_parser("sync", help="bring the index in line with the configured sources (web, Zendesk, JSON)")
+    sync.add_argument("--sources", type=Path, help="sources TOML file (default: ASSISTANT_SOURCES_FILE)")
+    sync.add_argument("--source", help="sync only the source with this name")
+    sync.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
+    sync.add_argument("--json", action="store_true", help="print one JSON object")
+    sync.set_defaults(func=cmd_sync)
+
     status = sub.add_parser("status", help="what the index holds")
     status.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
@@ -303,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--sources", type=Path, help="sources TOML file whose schedules to run (ASSISTANT_SOURCES_FILE)")
     serve.set_defaults(func=cmd_serve)
 
     evaluation = sub.add_parser("eval", help="score retrieval and answers on an eval set or a BEIR folder")

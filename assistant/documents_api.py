@@ -26,7 +26,8 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
     """Document routes; `dependencies` must include the role check that identifies the caller."""
     router = APIRouter(dependencies=list(dependencies))
 
-    def _document(source: str, who: Caller) -> tuple[Path, list[Hit]]:
+    def _document(source: str, who: Caller) -> tuple[Path | None, str, list[Hit]]:
+        """(folder, path inside it, passages) of a visible document; folder None for items that live at a URL."""
         retriever = service.retriever()
         manifest = retriever.index.manifest
         record = manifest.documents.get(source)
@@ -34,14 +35,20 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
         if record is None or not can_see(record.groups, who.groups):
             raise ApiError(404, "document_not_found", f"No indexed document is called {source}.")
         chunks = sorted((c for c in retriever.index.chunks.values() if c.source == source), key=lambda c: c.ordinal)
-        return Path(manifest.root), [Hit(c, 0.0) for c in chunks]
+        root: Path | None = Path(manifest.root)
+        relative = source
+        if record.origin:
+            # A folder source keeps its own root; other sources' items live at their URL, not on disk.
+            folder = manifest.sources.get(record.origin, {}).get("state", {}).get("root")
+            root, relative = (Path(folder), record.item_id) if folder else (None, source)
+        return root, relative, [Hit(c, 0.0) for c in chunks]
 
     @router.get("/v1/documents/{source:path}", summary="The original document file")
     def document(source: str, who: CurrentCaller) -> FileResponse:
-        root, _ = _document(source, who)
-        path = resolve_inside(root, source)
+        root, relative, _ = _document(source, who)
+        path = resolve_inside(root, relative) if root is not None else None
         if path is None:
-            if (root / source).is_symlink() or (root / source).exists():
+            if root is not None and ((root / relative).is_symlink() or (root / relative).exists()):
                 log.warning("not serving %s: it leads outside the knowledge-base folder %s", source, root)
             raise ApiError(404, "document_missing", f"{source} is indexed but no longer on disk.")
         served = file_headers(Path(source).name)
@@ -53,7 +60,7 @@ def documents_router(service: KnowledgeService, dependencies: Sequence[Depends])
         summary="The document's passages, each addressable as #chunk-<id>",
     )
     def view(source: str, who: CurrentCaller) -> HTMLResponse:
-        _, hits = _document(source, who)
+        _, _, hits = _document(source, who)
         title = html.escape(hits[0].chunk.title or source) if hits else html.escape(source)
         rows, section = [], None
         for hit in hits:

@@ -46,6 +46,9 @@ def manage_router(
         manifest = service.store.current_manifest()
         if manifest is None:
             raise ApiError(409, "no_index", "Nothing has been ingested yet; run `assistant ingest FOLDER` first.")
+        if not manifest.root:
+            # Built by `assistant sync` alone: there is no folder to upload into or to re-read.
+            raise ApiError(409, "no_folder", "This index holds configured sources only; sync them under Sources.")
         return manifest
 
     @router.get("/documents", response_model=DocumentsOut, summary="Documents in the live index")

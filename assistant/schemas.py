@@ -176,3 +176,36 @@ class SessionOut(BaseModel):
     csrf_token: str | None = Field(
         None, description="Send as X-CSRF-Token on every state-changing request made with the session cookie."
     )
+
+
+class SourceRunOut(BaseModel):
+    started_at: str
+    finished_at: str
+    seconds: float
+    outcome: Literal["ok", "partial", "failed"] = Field(
+        ..., description="ok: everything read; partial: some items failed; failed: the source could not be read."
+    )
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: int
+    embedded: int = Field(..., description="Passages embedded anew (texts seen before reuse their vectors).")
+    error: str | None = Field(None, description="Why the whole source could not be read; its last good items stay.")
+    index_version: str
+
+
+class SourceOut(BaseModel):
+    name: str
+    kind: str
+    schedule: str = Field(..., description="'every N s', a cron expression (UTC) or 'manual'.")
+    next_run: str | None = Field(None, description="When `assistant serve` syncs it next (UTC), if scheduled.")
+    state: Literal["never", "running", "ok", "partial", "failed"]
+    items: int = Field(..., description="Documents of this source in the live index.")
+    last_run: SourceRunOut | None
+    failures: list[FailureOut] = Field(..., description="Items the last run could not read (by item id or URL).")
+
+
+class SourcesOut(BaseModel):
+    running: str | None = Field(None, description="The source(s) syncing right now.")
+    sources: list[SourceOut]

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     llm_min_support: float = Field(
         0.5, description="Cosine similarity a generated sentence needs with its cited passage to be kept."
     )
+    sources_file: Path | None = Field(
+        None,
+        description=(
+            "TOML file of sources beyond a folder (web sites, Zendesk, JSON/CSV records; docs/sources.md). "
+            "`assistant sync` reads it when --sources is not given; `assistant serve` runs their schedules."
+        ),
+    )
     keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
     feedback_db: Path | None = Field(
         None,

@@ -25,7 +25,7 @@ from assistant.settings import Settings
 from ingest.documents import Chunk
 from ingest.errors import IngestError
 from ingest.loaders import load_document
-from ingest.sync import scan
+from ingest.sources.folder import scan
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 150
 DESCRIPTION = (
@@ -58,7 +58,7 @@ def folder_documents(root: Path) -> tuple[list[LCDocument], list[str]]:
     message for each file that could not be read.
     """
     scanned, failures = scan(root)
-    docs, skipped = [], [f.message for f in failures]
+    docs, skipped = [], [message for _, _, message in failures]
     for item in scanned:
         try:
             text = load_document(item.path, item.source).text

@@ -31,13 +31,37 @@ def mode_table(mode: str, run: dict[str, Any]) -> Table:
     return table
 
 
+ANSWER_METRICS = ("questions", "answer_hit", "answer_hit_ratio", "highlight_hit", "false_abstention_rate")
+
+
+def answers_table(mode: str, run: dict[str, Any]) -> Table | None:
+    """What the agent sees: answer and highlight hits, false abstention; same-language vs cross-lingual; negatives."""
+    answers = run.get("answers")
+    if not answers:
+        return None
+    columns = {"all": answers["overall"], "same language": answers["same_language"]}
+    columns["cross-lingual"] = answers["cross_lingual"]
+    columns.update(answers["per_language"])
+    table = Table(title=f"answers: {mode}")
+    table.add_column("metric")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for metric in ANSWER_METRICS:
+        table.add_row(metric, *(_cell(c.get(metric), metric) for c in columns.values()))
+    negatives = run.get("negatives")
+    if negatives:
+        table.add_row("negatives abstained", _cell(negatives["abstained"], ""), *([""] * (len(columns) - 1)))
+    return table
+
+
 def calibration_lines(report: dict[str, Any]) -> list[str]:
     """One line per mode: the current threshold's abstention numbers and the suggested threshold's."""
     lines = []
     for mode, cal in report.get("calibration", {}).items():
         current, suggested = cal["current"], cal["suggested"]
         line = (
-            f"calibration ({mode}): min_dense_score {current['threshold']:.3f} gives balanced accuracy "
+            f"calibration ({mode}): {report['settings'].get('threshold_name', 'min_dense_score')} "
+            f"{current['threshold']:.3f} gives balanced accuracy "
             f"{_cell(current['balanced_accuracy'], '')}, abstention precision "
             f"{_cell(current['abstention_precision'], '')} / recall {_cell(current['abstention_recall'], '')}"
         )

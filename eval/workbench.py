@@ -144,6 +144,8 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
     used = {
         "min_dense_score": settings.min_dense_score,
         "min_confidence": settings.min_confidence,
+        # The threshold calibration suggests a value for: the operator's fixed one, else the adaptive one.
+        "threshold_name": "min_dense_score" if settings.min_dense_score is not None else "min_confidence",
         "embedding_model": settings.embedding_model,
         "embedding_dim": settings.embedding_dim,
         "chunk_max_tokens": settings.chunk_max_tokens,

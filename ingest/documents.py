@@ -54,3 +54,4 @@ class Chunk:
     section: str | None
     language: str
     ordinal: int  # position of the chunk within its document
+    url: str | None = None  # the live page a source item came from; None for ingested files

@@ -1,35 +1,47 @@
-"""Make the index match a folder: add new files, re-chunk changed ones, drop deleted ones, publish atomically."""
+"""Make the index match its sources: add new items, re-chunk changed ones, drop vanished ones, publish atomically.
+
+A folder (`assistant ingest FOLDER`) and every configured source (ingest/sources) go through the same
+steps. Each source owns the documents it brought (their `origin`), so syncing one never touches
+another's; a source that cannot be read at all keeps its last good documents.
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
+import re
+import time
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from ingest.analyzer import analyze
 from ingest.calibration import calibrate
-from ingest.checksums import sha256_file
 from ingest.chunker import chunk_document, embedding_text
 from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
 from ingest.embedding_cache import EmbeddingCache, embed_queries_with_cache, embed_with_cache
 from ingest.errors import IngestError
 from ingest.language import detect_language
-from ingest.loaders import SUPPORTED_SUFFIXES, load_document
+from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document
 from ingest.parse_server import ParseServer
+from ingest.sources.base import ItemFailure, Source, SourceError, SourceItem, SourceMemory
+from ingest.sources.folder import SIDECAR_SUFFIX, FolderSource, scan
 from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
-from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, ids_of, new_version_name
+from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, chunk_int_id, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable_spans
 
+__all__ = ["SIDECAR_SUFFIX", "SourceReport", "SourcesReport", "SyncOptions", "SyncReport", "scan", "sync_folder"]
 log = logging.getLogger(__name__)
-SIDECAR_SUFFIX = ".meta.json"
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 # Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
 PIPELINE_VERSION = 5
 
@@ -65,6 +77,10 @@ class SyncOptions:
         return f"{PIPELINE_VERSION}:{self.chunk_max_tokens}:{self.chunk_min_tokens}:{','.join(self.languages)}"
 
 
+def _failure_dicts(failures: list[FailureRecord]) -> list[dict[str, str]]:
+    return [{"source": f.source, "reason": f.reason, "message": f.message} for f in failures]
+
+
 @dataclass
 class SyncReport:
     """What one ingest did; `--json` prints exactly this."""
@@ -79,7 +95,7 @@ class SyncReport:
     index_version: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "failed": _failure_dicts(self.failed)}
 
     @property
     def complete(self) -> bool:
@@ -87,63 +103,51 @@ class SyncReport:
 
 
 @dataclass
-class _Scanned:
-    source: str
-    path: Path
-    sha256: str
-    size: int
-    meta: dict[str, list[str]]
+class SourceReport:
+    """What one sync did for one source. Items are named by the source's ids (URLs, article ids)."""
+
+    name: str
+    kind: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[FailureRecord] = field(default_factory=list)
+    embedded: int = 0
+    items: int = 0  # documents of this source in the published index
+    error: FailureRecord | None = None  # the whole source could not be read; its last good items stay
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["failed"] = _failure_dicts(self.failed)
+        data["error"] = _failure_dicts([self.error])[0] if self.error else None
+        return data
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and self.error is None
 
 
-def _read_sidecar(path: Path) -> tuple[dict[str, list[str]], bytes]:
-    """Optional `<file>.meta.json` beside a document: {"tags": [...], "groups": [...]}."""
-    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.exists():
-        return {}, b""
-    raw = sidecar.read_bytes()
-    data = json.loads(raw)
-    # Strict: a misspelt sidecar must not silently make a restricted document public.
-    if not isinstance(data, dict) or any(
-        not isinstance(data.get(k, []), list) or not all(isinstance(v, str) for v in data.get(k, []))
-        for k in ("tags", "groups")
-    ):
-        raise ValueError(f'{sidecar.name} must be {{"tags": ["..."], "groups": ["..."]}} with lists of strings')
-    return {k: list(data.get(k, [])) for k in ("tags", "groups")}, raw
+@dataclass
+class SourcesReport:
+    """What `assistant sync` did: one report per source, and the index version now live."""
+
+    sources: list[SourceReport]
+    index_version: str = ""
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sources": [s.to_dict() for s in self.sources], "index_version": self.index_version}
+
+    @property
+    def complete(self) -> bool:
+        return all(s.complete for s in self.sources)
 
 
-def _content_hash(path: Path, sidecar: bytes) -> str:
-    """SHA-256 of the file then its sidecar: a metadata change re-indexes the file."""
-    return sha256_file(path, b"\x00" + sidecar)
-
-
-def scan(root: Path) -> tuple[list[_Scanned], list[FailureRecord]]:
-    """Every non-hidden file under root with its content hash (sidecar metadata included)."""
-    found, failures = [], []
-    base = root.resolve()
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.name.endswith(SIDECAR_SUFFIX):
-            continue
-        source = relative.as_posix()
-        # A link to a file elsewhere would publish it to every agent; the document route refuses it too.
-        if not path.resolve().is_relative_to(base):
-            message = f"{source} is a link to a file outside the folder; copy the file in instead."
-            failures.append(FailureRecord(source, "outside_folder", message))
-            continue
-        try:
-            meta, sidecar = _read_sidecar(path)
-            digest = _content_hash(path, sidecar)
-        except (OSError, ValueError) as exc:
-            failures.append(FailureRecord(source, "unreadable", f"{source} could not be read: {exc}"))
-            continue
-        found.append(_Scanned(source, path, digest, path.stat().st_size, meta))
-    return found, failures
-
-
-# The loader the parse server runs for each file, by reference: the real one imports only the loaders.
+# The loaders the parse server runs for each item, by reference: the real ones import only the loaders.
 _load = load_document
+_load_bytes = load_bytes
 
 
 def prepare_chunks(doc: Document, embedder: Embedder, options: SyncOptions) -> list[Chunk]:
@@ -166,12 +170,298 @@ def _load_previous(store: IndexStore) -> LoadedIndex | None:
     try:
         return store.load()
     except IndexCorrupt as exc:
-        log.error("%s; rebuilding the index from the folder", exc)
+        log.error("%s; rebuilding the index from its sources", exc)
         return None
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class _Batch:
+    """One source's part of a sync: the records it keeps or makes, the chunks to embed, what went stale."""
+
+    source: Source
+    prefix: str
+    report: SourceReport
+    old: dict[str, DocumentRecord]  # this source's documents in the live version, by key
+    records: dict[str, DocumentRecord] = field(default_factory=dict)
+    chunks: list[Chunk] = field(default_factory=list)
+    stale: set[str] = field(default_factory=set)
+    failures: list[FailureRecord] = field(default_factory=list)
+    state: dict[str, Any] | None = None  # None: keep the state the index had
+
+    def key(self, item_id: str) -> str:
+        """The document's name in the index: `source/` + the item id, a URL without its scheme."""
+        return self.prefix + (_SCHEME.sub("", item_id) if self.prefix else item_id)
+
+    def item_id(self, key: str) -> str:
+        record = self.old.get(key) or self.records.get(key)
+        return (record.item_id if record and record.item_id else None) or key[len(self.prefix) :]
+
+
+class _Sink:
+    """Receives a source's items one by one: skips unchanged ones, parses and chunks the rest at once."""
+
+    def __init__(self, run: _Sync, batch: _Batch) -> None:
+        self.run = run
+        self.batch = batch
+
+    def expect(self, total: int) -> None:
+        self.run.progress.begin("files", total)
+
+    def fail(self, failure: ItemFailure) -> None:
+        batch = self.batch
+        key = batch.key(failure.id)
+        if key in batch.records:
+            return
+        record = FailureRecord(key, failure.error.reason, failure.error.message, batch.source.name)
+        batch.failures.append(record)
+        batch.report.failed.append(replace(record, source=failure.id))
+        log.warning("skipping %s: %s", failure.id, failure.error.message)
+        old = batch.old.get(key)
+        if old is not None:
+            # Keep serving the last good version of an item that cannot be read now.
+            batch.records[key] = old
+        self.run.progress.advance("files")
+
+    def add(self, item: SourceItem) -> None:
+        batch, report = self.batch, self.batch.report
+        key = batch.key(item.id)
+        if key in batch.records:
+            return  # the same item reached twice (a redirect and its target): the first one counts
+        old = batch.old.get(key)
+        tags, groups = list(item.tags), list(item.groups)
+        if old is not None and (old.version or old.sha256) == item.version and old.url == item.url:
+            if (old.tags, old.groups) == (tags, groups):
+                report.unchanged.append(item.id)
+                batch.records[key] = old
+            else:
+                # Access groups and tags live in the record only: no passage changes.
+                report.updated.append(item.id)
+                batch.records[key] = replace(old, tags=tags, groups=groups)
+            self.run.progress.advance("files")
+            return
+        if item.content is None and item.path is None:
+            self.fail(ItemFailure(item.id, SourceError(f"{item.id} came without content although it changed")))
+            return
+        try:
+            doc, size, digest = self.run.load(item, key)
+            if item.title:
+                doc.title = item.title
+            chunks = prepare_chunks(doc, self.run.embedder, self.run.options)
+        except IngestError as exc:
+            self.fail(ItemFailure(item.id, _as_source_error(exc)))
+            return
+        if item.url:
+            chunks = [replace(c, url=item.url) for c in chunks]
+        (report.updated if old is not None else report.added).append(item.id)
+        if old is not None:
+            batch.stale.add(key)
+        batch.chunks.extend(chunks)
+        batch.records[key] = DocumentRecord(
+            sha256=digest,
+            chunks=len(chunks),
+            title=doc.title,
+            language=doc.language or "und",
+            bytes=size,
+            indexed_at=_now(),
+            tags=tags,
+            groups=groups,
+            origin=batch.source.name,
+            item_id=item.id if batch.prefix else "",
+            version=item.version,
+            url=item.url,
+        )
+        self.run.progress.advance("files")
+
+
+def _as_source_error(exc: IngestError) -> SourceError:
+    error = SourceError(exc.message)
+    error.reason = exc.reason
+    return error
+
+
+class _Sync:
+    """One sync run under the index lock: collect each source, then embed, merge and publish once."""
+
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        model_id: str,
+        cache: EmbeddingCache,
+        options: SyncOptions,
+        progress: Progress,
+        parser: ParseServer,
+    ) -> None:
+        self.store, self.embedder, self.model_id, self.cache = store, embedder, model_id, cache
+        self.options, self.progress, self.parser = options, progress, parser
+        self.previous = _load_previous(store)
+        manifest = self.previous.manifest if self.previous else None
+        # Another model or another chunking means no old passage can be reused: rebuild everything.
+        self.same_model = (
+            manifest is not None and manifest.model == model_id and manifest.pipeline == options.fingerprint()
+        )
+        self.old_docs = manifest.documents if manifest and self.same_model else {}
+        self.old_sources = manifest.sources if manifest and self.same_model else {}
+
+    def load(self, item: SourceItem, key: str) -> tuple[Document, int, str]:
+        """The item's document, its size and the SHA-256 of its bytes; parsed in the isolated parse server."""
+        options = self.options
+        supported = item.format.lower() in SUPPORTED_SUFFIXES
+        if item.path is not None:
+            if not supported:
+                # Raises UnsupportedFormat at once; no child process needed for that.
+                load_document(item.path, key, options.max_file_bytes)
+            args: tuple[Any, ...] = (item.path, key, options.max_file_bytes)
+            doc = self.parser.parse(_load, args, key, options.parse_timeout_s, options.parse_memory_bytes)
+            return doc, item.path.stat().st_size, item.version
+        content = item.content or b""
+        if not supported:
+            load_bytes(content, key, item.format, options.max_file_bytes)
+        args = (content, key, item.format, options.max_file_bytes)
+        doc = self.parser.parse(_load_bytes, args, key, options.parse_timeout_s, options.parse_memory_bytes)
+        return doc, len(content), hashlib.sha256(content).hexdigest()
+
+    def collect(self, source: Source, prefix: str) -> _Batch:
+        started = time.perf_counter()
+        name = source.name
+        old = {k: r for k, r in self.old_docs.items() if r.origin == name}
+        batch = _Batch(source, prefix, SourceReport(name, source.kind), old)
+        known = {batch.item_id(k): r.version or r.sha256 for k, r in old.items()}
+        memory = SourceMemory(known, dict(self.old_sources.get(name, {}).get("state", {})))
+        self.progress.begin("files", len(known))
+        try:
+            batch.state = source.collect(memory, _Sink(self, batch))
+        except SourceError as exc:
+            log.error("source %s could not be read, keeping its last good items: %s", name or "folder", exc.message)
+            failure = FailureRecord(name, exc.reason, exc.message, name)
+            batch.report = SourceReport(name, source.kind, error=failure, unchanged=sorted(known))
+            batch.records, batch.chunks, batch.stale, batch.state = dict(old), [], set(), None
+            batch.failures = [f for f in self._old_failures() if f.origin == name]
+        else:
+            removed = sorted(set(old) - set(batch.records))
+            batch.report.removed = [batch.item_id(k) for k in removed]
+            batch.stale.update(removed)
+        batch.report.items = len(batch.records)
+        batch.report.seconds = time.perf_counter() - started
+        return batch
+
+    def _old_failures(self) -> list[FailureRecord]:
+        return self.previous.manifest.failures if self.previous else []
+
+    def _unchanged(self, batches: list[_Batch], dropped: set[str]) -> bool:
+        if self.previous is None or not self.same_model or dropped:
+            return False
+        for batch in batches:
+            report = batch.report
+            if report.added or report.updated or report.removed:
+                return False
+            if (
+                batch.state is not None
+                and batch.prefix
+                and self.old_sources.get(batch.source.name, {}).get("state") != batch.state
+            ):
+                return False
+        return self._merged_failures(batches) == self._old_failures()
+
+    def _merged_failures(self, batches: list[_Batch]) -> list[FailureRecord]:
+        mine = {b.source.name for b in batches}
+        kept = [f for f in self._old_failures() if f.origin not in mine] if self.same_model else []
+        return sorted(kept + [f for b in batches for f in b.failures], key=lambda f: (f.origin, f.source))
+
+    def _embed_counted(self, texts: list[str], batch: _Batch, advance: Callable[[int], None]) -> np.ndarray:
+        """Sentence vectors for one batch; what the model really had to embed counts in its report."""
+        vectors, embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
+        batch.report.embedded += embedded
+        return vectors
+
+    def publish(
+        self, batches: list[_Batch], root: str | None, drop_origins: AbstractSet[str] = frozenset()
+    ) -> tuple[str, int]:
+        """Embed the new chunks, merge with what other sources hold, and switch CURRENT; (version, chunks)."""
+        previous, mine = self.previous, {b.source.name for b in batches}
+        dropped = {k for k, r in self.old_docs.items() if r.origin in drop_origins and r.origin not in mine}
+        if self._unchanged(batches, dropped):
+            assert previous is not None
+            return previous.version, previous.manifest.chunk_count
+        stale = {k for b in batches for k in b.stale} | dropped
+        new_chunks: list[Chunk] = []
+        vectors_parts = []
+        total = sum(len(b.chunks) for b in batches)
+        self.progress.begin("chunks", total)
+        self.progress.advance("chunks", total)
+        # Passages, then their sentences (what answers quote and highlight), as one embedding stage.
+        sentence_count = sum(len(quotable_spans(c.text)) for b in batches for c in b.chunks)
+        self.progress.begin("embedding", total + sentence_count)
+
+        def advance(n: int) -> None:
+            self.progress.advance("embedding", n)
+
+        sentence_spans: list[np.ndarray] = []
+        sentence_vectors: list[np.ndarray] = []
+        for batch in batches:
+            texts = [embedding_text(c) for c in batch.chunks]
+            vectors, batch.report.embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
+            new_chunks.extend(batch.chunks)
+            vectors_parts.append(vectors)
+            spans, parts = embed_sentences(batch.chunks, partial(self._embed_counted, batch=batch, advance=advance))
+            sentence_spans += spans
+            sentence_vectors += parts
+        records = {k: r for k, r in self.old_docs.items() if r.origin not in mine and k not in dropped}
+        for batch in batches:
+            records.update(batch.records)
+        if previous is not None and self.same_model:
+            kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
+            vector_index, keyword_index = previous.vectors, previous.keywords
+            sentence_index = previous.sentences
+            gone = [i for i, c in previous.chunks.items() if c.source in stale or c.source not in records]
+            stale_ids = np.array(gone, dtype=np.int64)
+            vector_index.remove(stale_ids)
+            keyword_index.remove(stale_ids)
+            sentence_index.keep_only(chunk_int_id(c.chunk_id) for c in kept)
+        else:
+            kept = []
+            vector_index, keyword_index = FaissVectorIndex(self.embedder.dim), BM25Index()
+            sentence_index = SentenceIndex(self.embedder.dim)
+        new_ids = ids_of(new_chunks)
+        if new_chunks:
+            vector_index.add(new_ids, np.vstack(vectors_parts))
+            texts = [embedding_text(c) for c in new_chunks]
+            keyword_index.add(new_ids, [analyze(t, c.language) for t, c in zip(texts, new_chunks, strict=True)])
+            sentence_index.add(new_ids.tolist(), sentence_spans, sentence_vectors)
+        sources = {k: v for k, v in self.old_sources.items() if k not in drop_origins}
+        for batch in batches:
+            name = batch.source.name
+            if name and batch.state is not None:
+                sources[name] = {"kind": batch.source.kind, "state": batch.state}
+        all_chunks = kept + new_chunks
+        manifest = Manifest(
+            index_version=new_version_name(),
+            model=self.model_id,
+            dimensions=vector_index.dim,
+            created_at=_now(),
+            root=root if root is not None else (previous.manifest.root if previous else ""),
+            documents=dict(sorted(records.items())),
+            failures=self._merged_failures(batches),
+            pipeline=self.options.fingerprint(),
+            sources=dict(sorted(sources.items())),
+        )
+        calibration = calibrate(
+            lambda questions: embed_queries_with_cache(self.embedder, self.cache, questions),
+            vector_index,
+            keyword_index,
+            sentence_index,
+            self.options.languages,
+        )
+        manifest.calibration = calibration.to_dict() if calibration is not None else None
+        self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)
+        self.store.publish(manifest.index_version)
+        for batch in batches:
+            batch.report.items = sum(1 for r in records.values() if r.origin == batch.source.name)
+        return manifest.index_version, len(all_chunks)
 
 
 def sync_folder(
@@ -185,135 +475,52 @@ def sync_folder(
 ) -> SyncReport:
     """Bring the index at `store` in line with the files under `root` and publish the result.
 
-    `embedder` may load its model lazily: it is not touched when nothing needs embedding.
+    Documents brought by configured sources are left as they are. `embedder` may load its model
+    lazily: it is not touched when nothing needs embedding.
     """
     options = options or SyncOptions()
-    progress = progress or NullProgress()
     root = root.resolve()
-    report = SyncReport()
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
-        previous = _load_previous(store)
-        pipeline = options.fingerprint()
-        # Another model or another chunking means no old passage can be reused: rebuild everything.
-        same_model = (
-            previous is not None and previous.manifest.model == model_id and previous.manifest.pipeline == pipeline
-        )
-        old_docs = previous.manifest.documents if previous and same_model else {}
-        files, report.failed = scan(root)
-        progress.begin("files", len(files))
-
-        new_chunks: list[Chunk] = []
-        records: dict[str, DocumentRecord] = {}
-        stale_sources: set[str] = set()
-        for item in files:
-            old = old_docs.get(item.source)
-            if old is not None and old.sha256 == item.sha256:
-                records[item.source] = old
-                report.unchanged.append(item.source)
-                progress.advance("files")
-                continue
-            try:
-                if Path(item.source).suffix.lower() not in SUPPORTED_SUFFIXES:
-                    # Raises UnsupportedFormat at once; no child process needed for that.
-                    doc = load_document(item.path, item.source, options.max_file_bytes)
-                else:
-                    doc = parser.parse(
-                        _load,
-                        (item.path, item.source, options.max_file_bytes),
-                        item.source,
-                        options.parse_timeout_s,
-                        options.parse_memory_bytes,
-                    )
-                chunks = prepare_chunks(doc, embedder, options)
-            except IngestError as exc:
-                report.failed.append(FailureRecord(item.source, exc.reason, exc.message))
-                log.warning("skipping %s: %s", item.source, exc.message)
-                if old is not None:
-                    # Keep serving the last good version of a file that is now unreadable.
-                    records[item.source] = old
-                progress.advance("files")
-                continue
-            (report.updated if old is not None else report.added).append(item.source)
-            if old is not None:
-                stale_sources.add(item.source)
-            new_chunks.extend(chunks)
-            records[item.source] = DocumentRecord(
-                sha256=item.sha256,
-                chunks=len(chunks),
-                title=doc.title,
-                language=doc.language or "und",
-                bytes=item.size,
-                indexed_at=_now(),
-                tags=item.meta.get("tags", []),
-                groups=item.meta.get("groups", []),
-            )
-            progress.advance("files")
-
-        report.removed = sorted(set(old_docs) - set(records))
-        stale_sources.update(report.removed)
-        changed = report.added or report.updated or report.removed or not same_model
-        failures_same = previous is not None and previous.manifest.failures == report.failed
-        if previous is not None and not changed and failures_same:
-            report.chunks = previous.manifest.chunk_count
-            report.index_version = previous.version
-            return report
-
-        progress.begin("chunks", len(new_chunks))
-        progress.advance("chunks", len(new_chunks))
-        texts = [embedding_text(c) for c in new_chunks]
-        # Passages, then their sentences (what answers quote and highlight), as one embedding stage.
-        sentence_count = sum(len(quotable_spans(c.text)) for c in new_chunks)
-        progress.begin("embedding", len(texts) + sentence_count)
-
-        def advance(n: int) -> None:
-            progress.advance("embedding", n)
-
-        vectors, report.embedded = embed_with_cache(embedder, cache, texts, progress=advance)
-        sentence_spans, sentence_vectors = embed_sentences(
-            new_chunks,
-            lambda sentences: embed_with_cache(embedder, cache, sentences, progress=advance)[0],
-            embedder.dim,
-        )
-        new_ids = ids_of(new_chunks)
-        if previous is not None and same_model:
-            kept = [c for c in previous.chunks.values() if c.source not in stale_sources]
-            vector_index, keyword_index = previous.vectors, previous.keywords
-            sentence_index = previous.sentences
-            stale_ids = np.array([i for i, c in previous.chunks.items() if c.source in stale_sources], dtype=np.int64)
-            vector_index.remove(stale_ids)
-            keyword_index.remove(stale_ids)
-            sentence_index.keep_only(i for i, c in previous.chunks.items() if c.source not in stale_sources)
-        else:
-            kept = []
-            vector_index, keyword_index = FaissVectorIndex(embedder.dim), BM25Index()
-            sentence_index = SentenceIndex(embedder.dim)
-        vector_index.add(new_ids, vectors)
-        keyword_index.add(new_ids, [analyze(t, c.language) for t, c in zip(texts, new_chunks, strict=True)])
-        sentence_index.add(new_ids.tolist(), sentence_spans, sentence_vectors)
-
-        all_chunks = kept + new_chunks
-        manifest = Manifest(
-            index_version=new_version_name(),
-            model=model_id,
-            dimensions=vector_index.dim,
-            created_at=_now(),
-            root=str(root),
-            documents=dict(sorted(records.items())),
-            failures=report.failed,
-            pipeline=pipeline,
-        )
-        calibration = calibrate(
-            lambda questions: embed_queries_with_cache(embedder, cache, questions),
-            vector_index,
-            keyword_index,
-            sentence_index,
-            options.languages,
-        )
-        manifest.calibration = calibration.to_dict() if calibration is not None else None
-        store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)
-        store.publish(manifest.index_version)
+        run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser)
+        batch = run.collect(FolderSource("", root), "")
+        version, chunks = run.publish([batch], str(root))
         store.collect_garbage(options.keep_versions)
-        report.chunks = len(all_chunks)
-        report.index_version = manifest.index_version
-        return report
+    part = batch.report
+    failed = [replace(f, origin="") for f in part.failed]
+    if part.error is not None:
+        failed.append(part.error)
+    return SyncReport(part.added, part.updated, part.unchanged, part.removed, failed, chunks, part.embedded, version)
+
+
+def sync_sources(
+    sources: Sequence[Source],
+    store: IndexStore,
+    embedder: Embedder,
+    model_id: str,
+    cache: EmbeddingCache,
+    options: SyncOptions | None = None,
+    progress: Progress | None = None,
+    configured: Sequence[str] | None = None,
+) -> SourcesReport:
+    """Sync each source in turn, then publish one index version holding all of them.
+
+    `configured`: every source name in the sources file, when all of them run; documents of a source
+    no longer configured are then removed (a source of its own, reported with its removals).
+    """
+    options = options or SyncOptions()
+    with store.lock(), ParseServer() as parser:
+        store.collect_garbage(options.keep_versions)
+        run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser)
+        batches = [run.collect(source, f"{source.name}/") for source in sources]
+        gone: set[str] = set()
+        if configured is not None:
+            gone = {r.origin for r in run.old_docs.values() if r.origin and r.origin not in configured}
+            gone |= {name for name in run.old_sources if name not in configured}
+        version, chunks = run.publish(batches, None, gone)
+        store.collect_garbage(options.keep_versions)
+    reports = [b.report for b in batches]
+    for name in sorted(gone):
+        removed = sorted(r.item_id for r in run.old_docs.values() if r.origin == name)
+        reports.append(SourceReport(name, run.old_sources.get(name, {}).get("kind", ""), removed=removed))
+    return SourcesReport(reports, version, chunks)

@@ -19,7 +19,7 @@ def _word_vector(word: str, dim: int) -> np.ndarray:
 class FakeEmbedder:
     """Same interface as SentenceTransformerEmbedder; counts every text it embeds."""
 
-    def __init__(self, dim: int = 32, model_id: str = "fake-embedder") -> None:
+    def __init__(self, dim: int = 256, model_id: str = "fake-embedder") -> None:
         self.dim = dim
         self.model_id = model_id
         self.embedded: list[str] = []

@@ -10,7 +10,14 @@ import pytest
 import assistant.answer as answer_module
 import assistant.retriever as retriever_module
 import ingest.calibration as calibration
-from assistant.answer import CONFIDENCE_WEIGHTS, ExtractiveAnswerer, confidence, null_for, question_evidence
+from assistant.answer import (
+    CONFIDENCE_WEIGHTS,
+    COVERAGE_WEIGHT,
+    ExtractiveAnswerer,
+    confidence,
+    null_for,
+    question_evidence,
+)
 from assistant.retriever import Retriever
 from ingest.embedder import normalise, rough_token_count
 from ingest.sync import sync_folder
@@ -114,7 +121,7 @@ def test_the_answer_decision_compares_evidence_with_the_collections_null(indexed
     result = retriever.search(QUESTION, 5)
     evidence, null = question_evidence(result), null_for(result)
     assert evidence is not None and null is not None
-    expected = sum(
+    expected = COVERAGE_WEIGHT * evidence.coverage + sum(
         weight * (evidence.value(signal) - null.mean[signal]) / max(null.std[signal], 0.01)
         for signal, weight in CONFIDENCE_WEIGHTS.items()
     )

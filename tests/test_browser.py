@@ -328,3 +328,39 @@ def test_the_panel_sends_the_key_it_is_given_and_opens_documents_with_it(browser
     finally:
         context.close()
         live.stop()
+
+
+def test_manage_page_lists_sources_and_syncs_one(browser, service, tmp_path) -> None:
+    from tests.http_site import Site
+
+    with Site() as site:
+        site.file("/robots.txt", b"User-agent: *\nAllow: /\n", "text/plain")
+        site.html("/", "<html><head><title>Kettles</title></head><body><main><p>Descale monthly.</p></main>")
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[source]]\nname = "help-site"\nkind = "web"\nstart = ["{site.url}/"]\nallow_private = true\n'
+            'delay_s = 0\nschedule = "every 6h"\n'
+        )
+        settings = Settings(cache_dir=tmp_path / "browser-cache", sources_file=sources)
+        server = LiveServer(create_app(service, settings))
+        server.app.state.sources.start_schedules()
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=server.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            page.goto("/manage")
+            page.wait_for_selector("#sources tbody tr")
+            assert "Never run" in page.inner_text("#sources tbody tr")
+            page.click("#sources button[data-source='help-site']")
+            page.wait_for_selector("#sources [data-state='ok']")
+            row = page.inner_text("#sources tbody tr")
+            assert "1 added" in row and "help-site" in row
+            page.locator("#documents tbody td:first-child a", has_text="help-site/").wait_for()
+            screenshot(page, "manage-sources")
+        finally:
+            context.close()
+            server.app.state.sources.stop()
+            server.stop()
+    assert errors == []

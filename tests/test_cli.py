@@ -70,6 +70,20 @@ def test_status_reports_documents_languages_and_model(corpus, settings, capsys) 
     assert status["model"] == "fake-embedder" and status["size_bytes"] > 0 and status["last_ingest"]
 
 
+def test_status_names_the_abstention_rule_and_the_collections_null(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    code, out = run(capsys, settings, "status", "--json")
+    assert json.loads(out)["abstention"] == {"rule": "fixed", "min_dense_score": 0.4}
+    adaptive = settings.model_copy(update={"min_dense_score": None})
+    code, out = run(capsys, adaptive, "status", "--json")
+    abstention = json.loads(out)["abstention"]
+    assert code == 0 and abstention["rule"] == "adaptive"
+    assert abstention["min_confidence"] == adaptive.min_confidence
+    # One null per configured language, from the 45 bundled off-topic questions of each.
+    assert set(abstention["null"]) == {"en", "fi", "pl", "th"}
+    assert all(n["questions"] == 45 and 0 < n["std"]["dense_top"] < 1 for n in abstention["null"].values())
+
+
 def test_status_without_index_exits_2(settings, capsys) -> None:
     assert cli.main(["status"], settings=settings) == 2
 

@@ -289,7 +289,7 @@ def planted(tmp_path_factory) -> Iterator[tuple[IndexStore, FakeEmbedder]]:
     yield store, embedder
 
 
-def service_over(planted, chat_model: Any = None, min_dense_score: float = 0.4) -> KnowledgeService:
+def service_over(planted, chat_model: Any = None, min_dense_score: float = 0.3) -> KnowledgeService:
     store, embedder = planted
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score), chat_model)
     service.load()

@@ -70,9 +70,80 @@ async function loadGaps() {
   $("no-gaps").hidden = rows.length > 0;
 }
 
+// ---- sources --------------------------------------------------------------------------------
+
+const SOURCE_STATES = { never: "Never run", running: "Syncing…", ok: "OK", partial: "Some items failed", failed: "Failed" };
+let sourcePolling = null;
+
+function changes(run) {
+  if (!run) return "—";
+  const parts = [
+    [run.added, "added"],
+    [run.updated, "updated"],
+    [run.removed, "removed"],
+    [run.failed, "failed"],
+  ]
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n} ${what}`);
+  return parts.length ? parts.join(", ") : `no changes (${run.unchanged} unchanged)`;
+}
+
+async function runSource(name, button) {
+  button.disabled = true;
+  try {
+    await requestJson(`/v1/manage/sources/${encodeURIComponent(name)}/run`, { method: "POST" });
+  } catch (error) {
+    if (!(error instanceof ApiProblem && error.status === 409)) showError(error);
+  }
+  await loadSources();
+}
+
+async function loadSources() {
+  const body = await requestJson("/v1/manage/sources");
+  const rows = body.sources.map((s) => {
+    const run = s.last_run;
+    const state = el("span", { class: `state ${s.state === "ok" ? "done" : s.state}`, "data-state": s.state }, SOURCE_STATES[s.state] || s.state);
+    const last = run ? el("span", { title: run.error || "" }, `${formatTime(run.finished_at)} · ${run.seconds.toFixed(1)} s`) : "—";
+    const button = el("button", { type: "button", class: "secondary", "data-source": s.name, disabled: body.running !== null }, "Sync now");
+    button.addEventListener("click", () => runSource(s.name, button));
+    return el(
+      "tr",
+      {},
+      el("td", {}, el("strong", {}, s.name), " ", el("span", { class: "tag" }, s.kind)),
+      el("td", {}, state, run && run.error ? el("div", { class: "quiet" }, run.error) : null),
+      el("td", { class: "num" }, String(s.items)),
+      el("td", {}, last),
+      el("td", {}, changes(run)),
+      el("td", {}, s.next_run ? formatTime(s.next_run) : s.schedule),
+      el("td", {}, button),
+    );
+  });
+  $("sources").tBodies[0].replaceChildren(...rows);
+  $("sources").hidden = rows.length === 0;
+  $("no-sources").hidden = rows.length > 0;
+  $("sources-summary").textContent = body.running ? `Syncing ${body.running}…` : "";
+  const failures = body.sources.flatMap((s) =>
+    s.failures.map((f) => el("tr", {}, el("td", {}, s.name), el("td", {}, f.source), el("td", {}, el("span", { class: "reason" }, f.reason)), el("td", {}, f.message))),
+  );
+  $("source-failures-table").tBodies[0].replaceChildren(...failures);
+  $("source-failures").hidden = failures.length === 0;
+  if (sourcePolling) clearTimeout(sourcePolling);
+  sourcePolling = null;
+  if (body.running) {
+    sourcePolling = setTimeout(async () => {
+      try {
+        await loadSources();
+        if (!sourcePolling) await Promise.all([loadDocuments(), loadFailures()]);
+      } catch (error) {
+        showError(error);
+      }
+    }, POLL_MS * 2);
+  }
+}
+
 async function refreshAll() {
   try {
-    await Promise.all([loadDocuments(), loadFailures(), loadGaps()]);
+    await Promise.all([loadDocuments(), loadFailures(), loadGaps(), loadSources()]);
     showError("");
   } catch (error) {
     showError(error);

@@ -29,7 +29,16 @@ _LOADERS: dict[str, tuple[Loader, str]] = {
 }
 SUPPORTED_SUFFIXES = frozenset(_LOADERS)
 
-__all__ = ["SUPPORTED_SUFFIXES", "load_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "load_bytes", "load_document"]
+
+
+def _loader_for(suffix: str, source: str) -> tuple[Loader, str]:
+    if suffix not in _LOADERS:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise UnsupportedFormat(
+            f"{source} has an unsupported format ({suffix or 'no extension'}); convert it to one of {supported}"
+        )
+    return _LOADERS[suffix]
 
 
 def load_document(path: Path, source: str, max_bytes: int = 50_000_000) -> Document:
@@ -45,12 +54,7 @@ def load_document(path: Path, source: str, max_bytes: int = 50_000_000) -> Docum
             exception escapes for bad file contents.
     """
     suffix = path.suffix.lower()
-    if suffix not in _LOADERS:
-        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        raise UnsupportedFormat(
-            f"{source} has an unsupported format ({suffix or 'no extension'}); convert it to one of {supported}"
-        )
-    loader, kind = _LOADERS[suffix]
+    _loader_for(suffix, source)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -58,11 +62,26 @@ def load_document(path: Path, source: str, max_bytes: int = 50_000_000) -> Docum
                 f"{source} is {size / 1_000_000:.1f} MB, over the {max_bytes / 1_000_000:.1f} MB "
                 "limit; split it into smaller files"
             )
-        if size == 0:
-            raise EmptyDocument(f"{source} is empty (0 bytes)")
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{source} could not be read: {exc.strerror or exc}") from exc
+    return load_bytes(data, source, suffix, max_bytes)
+
+
+def load_bytes(data: bytes, source: str, suffix: str, max_bytes: int = 50_000_000) -> Document:
+    """Load a document held in memory (a fetched page, an API record) with the loader for `suffix`.
+
+    Raises:
+        IngestError: as load_document.
+    """
+    loader, kind = _loader_for(suffix.lower(), source)
+    if len(data) > max_bytes:
+        raise TooLarge(
+            f"{source} is {len(data) / 1_000_000:.1f} MB, over the {max_bytes / 1_000_000:.1f} MB "
+            "limit; split it into smaller files"
+        )
+    if not data:
+        raise EmptyDocument(f"{source} is empty (0 bytes)")
     try:
         document = loader(data, source)
     except IngestError:

@@ -6,6 +6,7 @@ Layout of an index directory:
                             sentences.npz
     versions/.tmp-*         a version being written; never read, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
+    source-runs.json        when each configured source last ran and how it went (not versioned)
 This module is the only code that opens these files.
 """
 
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from ingest.store.sentence_index import FILE as SENTENCES_FILE
 from ingest.store.sentence_index import SentenceIndex
 
 CHUNKS_FILE = "chunks.jsonl"
+RUNS_FILE = "source-runs.json"
 TMP_PREFIX = ".tmp-"
 
 
@@ -205,6 +208,21 @@ class IndexStore:
         # Called under the writer lock, so any temp folder left is from a killed ingest.
         for path in self.versions.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+
+    def source_runs(self) -> dict[str, Any]:
+        """The last run of each configured source, as saved by save_source_runs ({} when none or unreadable)."""
+        try:
+            data = json.loads((self.root / RUNS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_source_runs(self, runs: dict[str, Any]) -> None:
+        """Replace the run log in one rename, so a reader never sees half of it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"{RUNS_FILE}.{secrets.token_hex(4)}"
+        tmp.write_text(json.dumps(runs, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.root / RUNS_FILE)
 
     def size_on_disk(self) -> int:
         version = self.current_version()

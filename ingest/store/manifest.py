@@ -13,7 +13,12 @@ FILE = "manifest.json"
 
 @dataclass
 class DocumentRecord:
-    """One indexed file. `sha256` is of the file's bytes; `chunks` is how many passages it gave."""
+    """One indexed document. `sha256` is of its bytes; `chunks` is how many passages it gave.
+
+    Documents from a configured source (ingest/sources) also record which source brought them
+    (`origin`), the source's own id and version of the item, and the live URL citations open.
+    A folder ingested with `assistant ingest` has origin "" and no url.
+    """
 
     sha256: str
     chunks: int
@@ -23,6 +28,10 @@ class DocumentRecord:
     indexed_at: str
     tags: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    origin: str = ""
+    item_id: str = ""
+    version: str = ""
+    url: str | None = None
 
 
 @dataclass
@@ -30,6 +39,7 @@ class FailureRecord:
     source: str
     reason: str
     message: str
+    origin: str = ""  # the configured source whose item failed; "" for `assistant ingest FOLDER`
 
 
 @dataclass
@@ -47,6 +57,9 @@ class Manifest:
     pipeline: str = ""  # SyncOptions.fingerprint() of the ingest that built it
     # ingest.calibration.Calibration.to_dict(): the collection's null evidence per question language
     calibration: dict[str, Any] | None = None
+    # Per configured source: {"kind", "state"}; state is the source's own memory (ETags, cursors),
+    # published with the documents it describes so the two never disagree.
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)

@@ -81,12 +81,12 @@ class SentenceIndex:
 
 
 def embed_sentences(
-    chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray], dim: int
+    chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray]
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Spans and vectors of every quotable sentence of `chunks`, embedded in one call to `embed`."""
     per_chunk = [quotable_spans(c.text) for c in chunks]
     texts = [c.text[s:e] for c, spans in zip(chunks, per_chunk, strict=True) for s, e in spans]
-    vectors = embed(texts) if texts else np.zeros((0, dim), dtype=np.float32)
+    vectors = embed(texts)
     out_spans, out_vectors, row = [], [], 0
     for spans in per_chunk:
         out_spans.append(np.array(spans, dtype=np.int32).reshape(-1, 2))

@@ -1,0 +1,1 @@
+"""Sources beyond a folder: each kind lists items (id, version, title, URL, content) for ingest.sync."""
