@@ -12,7 +12,7 @@ import numpy as np
 from assistant.retriever import Hit, SearchResult
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
-from ingest.calibration import SENTENCE_POOL, Calibration, Evidence, NullStats, evidence_of, sentence_similarities
+from ingest.calibration import SENTENCE_POOL, Evidence, NullStats, evidence_of, sentence_similarities
 from ingest.sentences import sentence_spans
 
 NOT_FOUND = {
@@ -109,9 +109,7 @@ def question_evidence(result: SearchResult) -> Evidence | None:
 
 def null_for(result: SearchResult) -> NullStats | None:
     """The collection's null distribution for the question's language, when the index has one."""
-    if result.index is None:
-        return None
-    calibration = Calibration.from_dict(result.index.manifest.calibration)
+    calibration = result.index.calibration if result.index is not None else None
     return calibration.languages.get(result.language) if calibration is not None else None
 
 

@@ -21,12 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.exceptions import AssistantError
+from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
 from ingest.store.bm25_index import BM25Index
@@ -86,6 +88,11 @@ class LoadedIndex:
     vectors: FaissVectorIndex
     keywords: BM25Index
     sentences: SentenceIndex
+
+    @cached_property
+    def calibration(self) -> Calibration | None:
+        """The manifest's null distribution, parsed once per loaded version (read on every question)."""
+        return Calibration.from_dict(self.manifest.calibration)
 
     @property
     def version(self) -> str:
