@@ -36,7 +36,7 @@ UNCALIBRATED_MIN_DENSE_SCORE = 0.50
 # the best sentence another one must score to join the answer.
 LEXICAL_WEIGHT = 0.1
 PASSAGE_PRIOR = 1.0
-SENTENCE_MARGIN = 0.1
+SENTENCE_MARGIN = 0.15
 # Raw tokens shared across languages: numbers, product and brand names (BLIK, InPost, 2FA...).
 _RAW_TOKEN = re.compile(r"[^\W_]+")
 
@@ -143,7 +143,7 @@ class ExtractiveAnswerer:
         min_dense_score: float | None = None,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         max_sentences: int = 3,
-        max_passages: int = 3,
+        max_passages: int = 5,
     ) -> None:
         self.min_dense_score = min_dense_score
         self.min_confidence = min_confidence
