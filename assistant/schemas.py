@@ -190,9 +190,7 @@ class SourceRunOut(BaseModel):
     unchanged: int
     removed: int
     failed: int
-    embedded: int = Field(
-        ..., description="Texts embedded anew: passages and their sentences (texts seen before reuse their vectors)."
-    )
+    embedded: int = Field(..., description="Passages embedded anew (texts seen before reuse their vectors).")
     error: str | None = Field(None, description="Why the whole source could not be read; its last good items stay.")
     index_version: str
 

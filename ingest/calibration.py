@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ingest.analyzer import analyze
-from ingest.store.bm25_index import BM25Index
 from ingest.store.faiss_index import FaissVectorIndex
 from ingest.store.sentence_index import SentenceIndex
 
@@ -26,7 +24,10 @@ from ingest.store.sentence_index import SentenceIndex
 EVIDENCE_POOL = 20
 # Passages whose sentences are weighed (those an agent is shown by default).
 SENTENCE_POOL = 5
-SIGNALS = ("dense_top", "dense_margin", "sentence_top", "coverage")
+# Signals whose null is measured. Keyword coverage is not: off-topic questions cover ~0 of any
+# collection, so the answerer adds it raw; leaving it out also spares ingest the Polish and Thai
+# analyzers (seconds to load) when a collection holds neither language.
+SIGNALS = ("dense_top", "dense_margin", "sentence_top")
 
 
 @dataclass(frozen=True)
@@ -100,26 +101,15 @@ def bank_identity(bank: dict[str, list[str]]) -> str:
     return hashlib.sha256(json.dumps(bank, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def measure(
-    query: np.ndarray,
-    terms: list[str],
-    vectors: FaissVectorIndex,
-    keywords: BM25Index,
-    sentences: SentenceIndex,
-) -> Evidence | None:
-    """A question's evidence over a whole collection, as the query side computes it without filters."""
+def measure(query: np.ndarray, vectors: FaissVectorIndex, sentences: SentenceIndex) -> Evidence | None:
+    """A question's dense evidence over a whole collection, as the query side computes it without filters."""
     ids, scores = vectors.search(query, EVIDENCE_POOL)
-    keyword_ids, keyword_scores = keywords.search(terms, 1)
-    best = keywords.max_score(terms)
-    coverage = float(keyword_scores[0]) / best if len(keyword_scores) and best > 0 else 0.0
-    del keyword_ids
-    return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences), coverage)
+    return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences), 0.0)
 
 
 def calibrate(
     embed_queries: Callable[[list[str]], np.ndarray],
     vectors: FaissVectorIndex,
-    keywords: BM25Index,
     sentences: SentenceIndex,
     languages: tuple[str, ...],
     bank: dict[str, list[str]] | None = None,
@@ -134,10 +124,7 @@ def calibrate(
         if not questions:
             continue
         query_vectors = embed_queries(questions)
-        measured = [
-            measure(v, analyze(q, language), vectors, keywords, sentences)
-            for q, v in zip(questions, query_vectors, strict=True)
-        ]
+        measured = [measure(v, vectors, sentences) for v in query_vectors]
         found = [e for e in measured if e is not None]
         table = {s: np.array([e.value(s) for e in found], dtype=np.float64) for s in SIGNALS}
         out[language] = NullStats(

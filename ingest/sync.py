@@ -11,11 +11,10 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -372,12 +371,6 @@ class _Sync:
         kept = [f for f in self._old_failures() if f.origin not in mine] if self.same_model else []
         return sorted(kept + [f for b in batches for f in b.failures], key=lambda f: (f.origin, f.source))
 
-    def _embed_counted(self, texts: list[str], batch: _Batch, advance: Callable[[int], None]) -> np.ndarray:
-        """Sentence vectors for one batch; what the model really had to embed counts in its report."""
-        vectors, embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
-        batch.report.embedded += embedded
-        return vectors
-
     def publish(
         self, batches: list[_Batch], root: str | None, drop_origins: AbstractSet[str] = frozenset()
     ) -> tuple[str, int]:
@@ -407,7 +400,10 @@ class _Sync:
             vectors, batch.report.embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
             new_chunks.extend(batch.chunks)
             vectors_parts.append(vectors)
-            spans, parts = embed_sentences(batch.chunks, partial(self._embed_counted, batch=batch, advance=advance))
+            # `embedded` stays the passages' count ("chunks embedded"); sentences ride along.
+            spans, parts = embed_sentences(
+                batch.chunks, lambda texts: embed_with_cache(self.embedder, self.cache, texts, progress=advance)[0]
+            )
             sentence_spans += spans
             sentence_vectors += parts
         records = {k: r for k, r in self.old_docs.items() if r.origin not in mine and k not in dropped}
@@ -452,7 +448,6 @@ class _Sync:
         calibration = calibrate(
             lambda questions: embed_queries_with_cache(self.embedder, self.cache, questions),
             vector_index,
-            keyword_index,
             sentence_index,
             self.options.languages,
         )

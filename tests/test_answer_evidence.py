@@ -13,6 +13,7 @@ import ingest.calibration as calibration
 from assistant.answer import (
     CONFIDENCE_WEIGHTS,
     COVERAGE_WEIGHT,
+    MIN_SPREAD,
     ExtractiveAnswerer,
     confidence,
     null_for,
@@ -122,7 +123,7 @@ def test_the_answer_decision_compares_evidence_with_the_collections_null(indexed
     evidence, null = question_evidence(result), null_for(result)
     assert evidence is not None and null is not None
     expected = COVERAGE_WEIGHT * evidence.coverage + sum(
-        weight * (evidence.value(signal) - null.mean[signal]) / max(null.std[signal], 0.01)
+        weight * (evidence.value(signal) - null.mean[signal]) / max(null.std[signal], MIN_SPREAD[signal])
         for signal, weight in CONFIDENCE_WEIGHTS.items()
     )
     assert confidence(evidence, null) == pytest.approx(expected)
