@@ -111,9 +111,9 @@ def question_evidence(result: SearchResult) -> Evidence | None:
 
 
 def null_for(result: SearchResult) -> NullStats | None:
-    """The collection's null distribution for the question's language, when the index has one."""
+    """The collection's null distribution (all bank languages pooled), when the index has one."""
     calibration = result.index.calibration if result.index is not None else None
-    return calibration.languages.get(result.language) if calibration is not None else None
+    return calibration.pooled if calibration is not None else None
 
 
 def confidence(evidence: Evidence, null: NullStats) -> float:

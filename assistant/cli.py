@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,7 @@ def abstention_status(manifest: Manifest, settings: Settings) -> dict[str, Any]:
         "rule": "adaptive",
         "min_confidence": settings.min_confidence,
         "bank": calibration.bank,
+        "pooled": None if calibration.pooled is None else asdict(calibration.pooled),
         "null": {
             lang: {"questions": n.questions, "mean": n.mean, "std": n.std}
             for lang, n in sorted(calibration.languages.items())
@@ -194,8 +196,9 @@ def abstention_line(status: dict[str, Any]) -> str:
         return f"fixed: evidence score >= {status['min_dense_score']}" + (
             f" ({status['why']})" if "why" in status else ""
         )
-    means = ", ".join(f"{lang} {n['mean']['dense_top']:.2f}" for lang, n in status["null"].items())
-    return f"adaptive: {status['min_confidence']} spreads above the off-topic null (mean best similarity: {means})"
+    pooled = status["pooled"]
+    mean = f"{pooled['mean']['dense_top']:.2f} ± {pooled['std']['dense_top']:.2f}" if pooled else "none"
+    return f"adaptive: {status['min_confidence']} spreads above the off-topic null (best similarity {mean})"
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,10 +1,10 @@
 """How strongly a collection answers a question, judged against how it scores questions it cannot answer.
 
 Raw similarity means different things in different collections (a Wikipedia collection scores any
-question higher than a returns policy does) and for different question languages (cross-lingual
-similarities run lower). So at ingest a bundled bank of off-topic questions per language is asked
-of the new collection, and the answerer compares a real question's evidence with that null
-distribution instead of with one fixed number: no labelled questions, nothing tuned by hand.
+question higher than a returns policy does). So at ingest a bundled bank of off-topic questions in
+every language is asked of the new collection, and the answerer compares a real question's evidence
+with that null distribution instead of with one fixed number: no labelled questions, nothing tuned
+by hand.
 """
 
 from __future__ import annotations
@@ -73,10 +73,18 @@ class NullStats:
 
 @dataclass
 class Calibration:
-    """The null distribution per question language, recorded in the manifest of the version it was made for."""
+    """The collection's null distribution, recorded in the manifest of the version it was made for.
+
+    `pooled` (every language's off-topic questions together) is what the answerer compares with;
+    `languages` shows how each question language fares. One null per question language was measured
+    first and dropped: on Polish Wikipedia (poquad-pl) the Polish off-topic questions found related
+    paragraphs (null mean 0.36 vs 0.24 for the other languages), which refused 31% of answerable
+    questions; pooled, 17%, and no set got worse (docs/benchmarks.md).
+    """
 
     bank: str  # identity of the question bank used
     languages: dict[str, NullStats]
+    pooled: NullStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,7 +93,12 @@ class Calibration:
     def from_dict(cls, data: dict[str, Any] | None) -> Calibration | None:
         if not data:
             return None
-        return cls(data["bank"], {k: NullStats(**v) for k, v in data["languages"].items()})
+        pooled = data.get("pooled")
+        return cls(
+            data["bank"],
+            {k: NullStats(**v) for k, v in data["languages"].items()},
+            NullStats(**pooled) if pooled else None,
+        )
 
 
 def off_topic_bank() -> dict[str, list[str]]:
@@ -119,18 +132,23 @@ def calibrate(
         return None
     bank = bank if bank is not None else off_topic_bank()
     out: dict[str, NullStats] = {}
+    everything: list[Evidence] = []
     for language in languages:
         questions = bank.get(language, [])
         if not questions:
             continue
-        query_vectors = embed_queries(questions)
-        measured = [measure(v, vectors, sentences) for v in query_vectors]
+        measured = [measure(v, vectors, sentences) for v in embed_queries(questions)]
         found = [e for e in measured if e is not None]
-        table = {s: np.array([e.value(s) for e in found], dtype=np.float64) for s in SIGNALS}
-        out[language] = NullStats(
-            len(found),
-            {s: round(float(v.mean()), 6) for s, v in table.items()},
-            {s: round(float(v.std()), 6) for s, v in table.items()},
-            {s: round(float(np.percentile(v, 95)), 6) for s, v in table.items()},
-        )
-    return Calibration(bank_identity(bank), out)
+        out[language] = _null_stats(found)
+        everything += found
+    return Calibration(bank_identity(bank), out, _null_stats(everything) if everything else None)
+
+
+def _null_stats(found: list[Evidence]) -> NullStats:
+    table = {s: np.array([e.value(s) for e in found], dtype=np.float64) for s in SIGNALS}
+    return NullStats(
+        len(found),
+        {s: round(float(v.mean()), 6) for s, v in table.items()},
+        {s: round(float(v.std()), 6) for s, v in table.items()},
+        {s: round(float(np.percentile(v, 95)), 6) for s, v in table.items()},
+    )

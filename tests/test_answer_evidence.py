@@ -109,12 +109,13 @@ def test_the_null_distribution_is_the_off_topic_banks_scores_on_this_collection(
     assert null.questions == 4
     assert null.mean["dense_top"] == pytest.approx(best.mean(), abs=1e-4)
     assert null.std["dense_top"] == pytest.approx(best.std(), abs=1e-4)
-    # Only languages the bank has are calibrated; a question in another language uses the fixed rule.
+    # Only languages the bank has are listed; the answerer compares with all of them pooled.
     assert set(index.manifest.calibration["languages"]) == {"pl"}
+    assert index.manifest.calibration["languages"]["pl"] == index.manifest.calibration["pooled"]
 
 
 def null_for_index(index):
-    return calibration.Calibration.from_dict(index.manifest.calibration).languages["pl"]
+    return calibration.Calibration.from_dict(index.manifest.calibration).pooled
 
 
 def test_the_answer_decision_compares_evidence_with_the_collections_null(indexed) -> None:

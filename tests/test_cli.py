@@ -82,6 +82,7 @@ def test_status_names_the_abstention_rule_and_the_collections_null(corpus, setti
     # One null per configured language, from the 45 bundled off-topic questions of each.
     assert set(abstention["null"]) == {"en", "fi", "pl", "th"}
     assert all(n["questions"] == 45 and 0 < n["std"]["dense_top"] < 1 for n in abstention["null"].values())
+    assert abstention["pooled"]["questions"] == 180
 
 
 def test_status_without_index_exits_2(settings, capsys) -> None:
