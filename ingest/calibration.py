@@ -9,6 +9,7 @@ by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -109,9 +110,16 @@ def off_topic_bank() -> dict[str, list[str]]:
 
 
 def bank_identity(bank: dict[str, list[str]]) -> str:
-    import hashlib
-
     return hashlib.sha256(json.dumps(bank, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def is_current(calibration: Calibration | None) -> bool:
+    """Whether a version's null was measured with today's bundled bank and holds the pooled null."""
+    return (
+        calibration is not None
+        and calibration.pooled is not None
+        and calibration.bank == bank_identity(off_topic_bank())
+    )
 
 
 def measure(query: np.ndarray, vectors: FaissVectorIndex, sentences: SentenceIndex) -> Evidence | None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.analyzer import analyze
-from ingest.calibration import calibrate
+from ingest.calibration import calibrate, is_current
 from ingest.chunker import chunk_document, embedding_text
 from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
@@ -353,6 +353,10 @@ class _Sync:
 
     def _unchanged(self, batches: list[_Batch], dropped: set[str]) -> bool:
         if self.previous is None or not self.same_model or dropped:
+            return False
+        if self.previous.manifest.chunk_count and not is_current(self.previous.calibration):
+            # Same passages, but their null was measured with another bank (or not at all): publish
+            # a recalibrated version; nothing is embedded again but the bank's questions, once.
             return False
         for batch in batches:
             report = batch.report

@@ -183,3 +183,19 @@ def test_sentence_vectors_survive_a_resync_and_leave_with_their_document(indexed
     for i in after.chunks:
         assert after.sentences.of(i)[0].tolist() == before[i]
     assert after.sentences.count() == sum(len(v) for k, v in before.items() if k in after.chunks)
+
+
+def test_a_new_question_bank_recalibrates_an_unchanged_collection_without_embedding_it(
+    indexed, tmp_path, store, cache, monkeypatch
+) -> None:
+    _, index = indexed
+    embedder = TableEmbedder()
+    root = tmp_path / "kb"
+    unchanged = sync_folder(root, store, embedder, embedder.model_id, cache)
+    assert unchanged.index_version == index.version  # same bank: nothing to do
+    monkeypatch.setattr(calibration, "off_topic_bank", lambda: {"pl": BANK["pl"][:2]})
+    report = sync_folder(root, store, embedder, embedder.model_id, cache)
+    assert report.index_version != index.version and report.embedded == 0
+    assert report.unchanged == sorted(DOCS)
+    recalibrated = store.load().calibration
+    assert recalibrated is not None and recalibrated.pooled is not None and recalibrated.pooled.questions == 2
