@@ -209,18 +209,15 @@ class ExtractiveAnswerer:
         """
         out: list[_Sentence] = []
         top_score = result.hits[0].score
+        query = result.query_vector
+        sentences = result.index.sentences if result.index is not None and query is not None else None
         for index, hit in enumerate(result.hits[: self.max_passages]):
             lexical = {(s.start, s.end): s.score for s in _sentence_scores(question, index, hit)}
-            query = result.query_vector
-            spans, vectors = (
-                result.index.sentences.of(hit.chunk_int)
-                if result.index is not None and query is not None
-                else (np.zeros((0, 2)), np.zeros((0, 0)))
-            )
-            if len(spans) == 0 or query is None:
+            spans, vectors = sentences.of(hit.chunk_int) if sentences is not None else (np.zeros((0, 2)), None)
+            if len(spans) == 0 or vectors is None or query is None:
                 out += [_Sentence(index, s, e, score) for (s, e), score in lexical.items()]
                 continue
-            meaning = np.asarray(vectors, dtype=np.float32) @ np.asarray(query, dtype=np.float32)
+            meaning = vectors @ query
             # A passage ranked well below the first needs a clearly better sentence to lead.
             prior = PASSAGE_PRIOR * (hit.score - top_score)
             for (start, end), similarity in zip(spans.tolist(), meaning.tolist(), strict=True):
