@@ -37,6 +37,9 @@ const OLD_KEY_COOKIE = "assistant_key";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 let session = { signed_in: false, keys_required: true, csrf_token: null };
+// A sign-in in flight: every other request waits for it, so a question asked the moment the key is
+// submitted goes out with the new session instead of failing with 401.
+let signingIn = null;
 
 function forgetStoredKey() {
   try {
@@ -58,7 +61,13 @@ export async function loadSession() {
 }
 
 export async function signIn(key) {
-  session = await postJson("/v1/session", { key: (key || "").trim() });
+  const attempt = postJson("/v1/session", { key: (key || "").trim() }, { waitForSignIn: false });
+  signingIn = attempt.catch(() => null);
+  try {
+    session = await attempt;
+  } finally {
+    signingIn = null;
+  }
   return session;
 }
 
@@ -145,6 +154,9 @@ const UNAUTHORISED = {
 
 /** fetch + JSON, turning every failure into an ApiProblem with a message fit to show. */
 export async function requestJson(url, options = {}) {
+  const { waitForSignIn = true, ...fetchOptions } = options;
+  if (waitForSignIn && signingIn) await signingIn;
+  options = fetchOptions;
   let response;
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   const method = (options.method || "GET").toUpperCase();
