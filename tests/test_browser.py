@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -295,7 +296,16 @@ def test_the_panel_sends_the_key_it_is_given_and_opens_documents_with_it(browser
     settings = Settings(
         cache_dir=tmp_path / "key-cache", api_keys=[ApiKey(name="panel", sha256=hash_key(key), role="agent")]
     )
-    live = LiveServer(create_app(service, settings))
+    app = create_app(service, settings)
+
+    @app.middleware("http")
+    async def slow_sign_in(request, call_next):  # type: ignore[no-untyped-def]
+        # A slow sign-in: the question below is asked while it is still in flight, as a fast agent would.
+        if request.method == "POST" and request.url.path == "/v1/session":
+            await asyncio.sleep(0.5)
+        return await call_next(request)
+
+    live = LiveServer(app)
     context = browser.new_context(viewport={"width": 400, "height": 900}, base_url=live.url)
     context.set_default_timeout(TIMEOUT_MS)
     try:
