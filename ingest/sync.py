@@ -69,6 +69,8 @@ class SyncOptions:
     chunk_min_tokens: int = 40
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     keep_versions: int = 3
+    # Parameters of a newly created vector index (ingest.store.backends); {} uses the backend's own.
+    vector_params: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """What decides the passages a file yields; an index built with another one is rebuilt."""
@@ -423,7 +425,10 @@ class _Sync:
             sentence_index.keep_only(chunk_int_id(c.chunk_id) for c in kept)
         else:
             kept = []
-            vector_index, keyword_index = create_vector_index(self.embedder.dim), create_keyword_index()
+            vector_index, keyword_index = (
+                create_vector_index(self.embedder.dim, params=self.options.vector_params),
+                create_keyword_index(),
+            )
             sentence_index = SentenceIndex(self.embedder.dim)
         new_ids = ids_of(new_chunks)
         if new_chunks:

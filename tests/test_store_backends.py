@@ -10,6 +10,8 @@ import faiss
 import numpy as np
 import pytest
 
+from assistant.components import build_sync_options
+from assistant.settings import Settings
 from ingest.embedding_cache import EmbeddingCache
 from ingest.store.backends import (
     UnknownBackend,
@@ -145,3 +147,18 @@ def test_the_manifest_records_the_backends_and_old_manifests_load_with_the_defau
     query = loaded.vectors.vectors(np.array(sorted(loaded.chunks)[:1]))[0]
     assert list(old.vectors.search(query, 3)[0]) == list(loaded.vectors.search(query, 3)[0])
     assert list(old.keywords.search(["returns"], 3)[0]) == list(loaded.keywords.search(["returns"], 3)[0])
+
+
+def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_as_built(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    settings = Settings(vector_hnsw_above=2)
+    sync_folder(corpus, store, embedder, embedder.model_id, cache, build_sync_options(settings))
+    loaded = store.load()
+    assert loaded.manifest.backends["vectors"]["kind"] == "hnsw"
+    assert loaded.manifest.backends["vectors"]["params"]["hnsw_above"] == 2
+    assert loaded.vectors.describe() == loaded.manifest.backends["vectors"]
+    some = np.array(sorted(loaded.chunks)[:3])
+    found, _ = loaded.vectors.search(loaded.vectors.vectors(some)[0], 3, allowed=some)
+    assert found[0] == some[0] and set(found) == set(some)
+    assert Settings().vector_hnsw_above == FaissParams().hnsw_above

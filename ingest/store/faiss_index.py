@@ -18,7 +18,8 @@ NAME = "faiss"
 class FaissParams:
     """When the index turns approximate, and how.
 
-    hnsw_above: past this many vectors the flat index becomes HNSW (flat at 100k: 57 ms per query).
+    hnsw_above: past this many vectors the flat index becomes HNSW (the `vector_hnsw_above` setting,
+        whose default is this one).
     m, ef_construction, ef_search: HNSW graph degree, build beam and search beam
         (docs/benchmarks.md, Approximate search: recall@10 against exact at these values).
     exact_filter_below: a filter allowing at most this many ids is searched exactly over just those
