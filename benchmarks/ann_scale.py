@@ -2,14 +2,17 @@
 
 Usage: .venv/bin/python -m benchmarks.ann_scale [--sizes 100000,1000000] [--dim 768] [--queries 200]
        [--ef 64,128,256] [--beir-index ~/.cache/assistant/beir/scifact-.../index]
+       [--embedding-cache ~/.cache/assistant/embeddings.sqlite]
 Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--beir-index` takes the real
-passage embeddings of an index `assistant eval` built, holding out `--queries` passages as queries.
+passage embeddings of an index `assistant eval` built, `--embedding-cache` every vector of the
+embedding cache (real model vectors of whatever was embedded); both hold out `--queries` as queries.
 Latency is one query at a time, measured twice; the quieter run (lower p50) is reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -90,18 +93,26 @@ def main() -> None:
     parser.add_argument("--ef", default="64,128,256", help="HNSW efSearch values to measure")
     parser.add_argument("--group", type=float, default=0.01, help="share of passages a filtered query may see")
     parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
+    parser.add_argument("--embedding-cache", type=Path, help="an embeddings.sqlite whose vectors to use")
     args = parser.parse_args()
     efs = [int(x) for x in args.ef.split(",")]
     print(f"Machine: {machine_info()}  \n{args.queries} single queries, top 10; group = {args.group:.0%} of passages\n")
     print("| vectors | passages | index | build s | recall@10 | p50 ms | p95 ms | group recall@10 | bytes/passage |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    real: list[tuple[str, np.ndarray]] = []
     if args.beir_index:
         loaded = IndexStore(args.beir_index).load()
-        ids = np.array(sorted(loaded.chunks), dtype=np.int64)
-        everything = loaded.vectors.vectors(ids)
-        held_out = np.random.default_rng(0).permutation(len(ids))
+        real.append((args.beir_index.parent.name[:7], loaded.vectors.vectors(np.array(sorted(loaded.chunks)))))
+    if args.embedding_cache:
+        db = sqlite3.connect(f"file:{args.embedding_cache}?mode=ro", uri=True)
+        blobs = [row[0] for row in db.execute("SELECT vector FROM vectors ORDER BY rowid")]
+        db.close()
+        vectors = [np.frombuffer(b, dtype=np.float32) for b in blobs if len(b) == 4 * args.dim]
+        real.append(("embedding cache", np.vstack(vectors)))
+    for name, everything in real:
+        held_out = np.random.default_rng(0).permutation(len(everything))
         queries, corpus = everything[held_out[: args.queries]], everything[held_out[args.queries :]]
-        rows(f"real ({args.beir_index.parent.name[:7]})", corpus, queries, efs, max(args.group, 0.05))
+        rows(f"real ({name})", corpus, queries, efs, max(args.group, 0.05))
     rng = np.random.default_rng(0)
     for n in (int(x) for x in args.sizes.split(",") if x):
         data = clustered(n, args.dim, rng)

@@ -29,7 +29,7 @@ class FaissParams:
     hnsw_above: int = 50_000
     m: int = 32
     ef_construction: int = 80
-    ef_search: int = 128
+    ef_search: int = 256
     exact_filter_below: int = 20_000
 
     @classmethod
