@@ -121,7 +121,9 @@ class FaissVectorIndex:
             k = min(k, len(allowed))
         if hnsw:
             params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = max(self.params.ef_search, k)
+            # A walk that may only stop on a share f of nodes meets about ef*f allowed ones: widen it.
+            widened = k * total // len(allowed) if allowed is not None else 0
+            params.efSearch = max(self.params.ef_search, k, min(widened, 4096))
             if selector is not None:
                 params.sel = selector
         elif selector is not None:
