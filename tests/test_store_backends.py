@@ -23,7 +23,7 @@ from ingest.store.backends import (
 )
 from ingest.store.base import KeywordIndex, VectorIndex
 from ingest.store.faiss_index import FaissParams
-from ingest.store.layout import IndexStore
+from ingest.store.layout import IndexFormatMismatch, IndexStore
 from ingest.sync import sync_folder
 from tests.fakes import FakeEmbedder
 from tests.store_contract import KeywordIndexContract, VectorIndexContract, clustered_vectors
@@ -162,3 +162,15 @@ def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_
     found, _ = loaded.vectors.search(loaded.vectors.vectors(some)[0], 3, allowed=some)
     assert found[0] == some[0] and set(found) == set(some)
     assert Settings().vector_hnsw_above == FaissParams().hnsw_above
+
+
+def test_a_version_built_by_a_backend_this_build_lacks_is_refused_with_a_clear_error(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    path = store.versions / str(store.current_version()) / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["backends"]["vectors"]["name"] = "qdrant"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexFormatMismatch, match="unknown index backend 'qdrant'"):
+        store.load()

@@ -31,7 +31,7 @@ from assistant.exceptions import AssistantError
 from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
-from ingest.store.backends import load_indexes
+from ingest.store.backends import UnknownBackend, load_indexes
 from ingest.store.base import KeywordIndex, VectorIndex
 from ingest.store.manifest import FILE as MANIFEST_FILE
 from ingest.store.manifest import FORMAT_VERSION, Manifest
@@ -190,7 +190,10 @@ class IndexStore:
             for line in handle:
                 chunk = Chunk(**json.loads(line))
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
-        vectors, keywords = load_indexes(folder, manifest.backends)
+        try:
+            vectors, keywords = load_indexes(folder, manifest.backends)
+        except UnknownBackend as exc:
+            raise IndexFormatMismatch(f"index version {version}: {exc}; re-run ingest with this build") from exc
         # Versions written before sentence vectors existed still serve (answers fall back to words).
         has_sentences = (folder / SENTENCES_FILE).exists()
         sentences = SentenceIndex.load(folder) if has_sentences else SentenceIndex(vectors.dim)
