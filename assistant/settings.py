@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.answer import DEFAULT_MIN_CONFIDENCE
+from ingest.store.faiss_index import FaissParams
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
@@ -163,6 +164,15 @@ class Settings(BaseSettings):
         ),
     )
     keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
+    vector_hnsw_above: int = Field(
+        FaissParams.hnsw_above,
+        description=(
+            "Past this many passages the vector index is approximate (HNSW) instead of exact: flat search "
+            "takes 57 ms a query at 100k (docs/benchmarks.md, Approximate search). Applies to a new index; "
+            "an existing one changes kind as it grows past or shrinks below the value it was built with."
+        ),
+        ge=0,
+    )
     feedback_db: Path | None = Field(
         None,
         description=(

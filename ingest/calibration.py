@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.store.faiss_index import FaissVectorIndex
+from ingest.store.base import VectorIndex
 from ingest.store.sentence_index import SentenceIndex
 
 # Dense similarities of the best passages that describe how peaked a ranking is.
@@ -122,7 +122,7 @@ def is_current(calibration: Calibration | None) -> bool:
     )
 
 
-def measure(query: np.ndarray, vectors: FaissVectorIndex, sentences: SentenceIndex) -> Evidence | None:
+def measure(query: np.ndarray, vectors: VectorIndex, sentences: SentenceIndex) -> Evidence | None:
     """A question's dense evidence over a whole collection, as the query side computes it without filters."""
     ids, scores = vectors.search(query, EVIDENCE_POOL)
     return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences), 0.0)
@@ -130,7 +130,7 @@ def measure(query: np.ndarray, vectors: FaissVectorIndex, sentences: SentenceInd
 
 def calibrate(
     embed_queries: Callable[[list[str]], np.ndarray],
-    vectors: FaissVectorIndex,
+    vectors: VectorIndex,
     sentences: SentenceIndex,
     languages: tuple[str, ...],
     bank: dict[str, list[str]] | None = None,

@@ -32,8 +32,7 @@ from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document
 from ingest.parse_server import ParseServer
 from ingest.sources.base import ItemFailure, Source, SourceError, SourceItem, SourceMemory
 from ingest.sources.folder import SIDECAR_SUFFIX, FolderSource, scan
-from ingest.store.bm25_index import BM25Index
-from ingest.store.faiss_index import FaissVectorIndex
+from ingest.store.backends import create_keyword_index, create_vector_index, describe
 from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, chunk_int_id, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable_spans
@@ -70,6 +69,8 @@ class SyncOptions:
     chunk_min_tokens: int = 40
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     keep_versions: int = 3
+    # Parameters of a newly created vector index (ingest.store.backends); {} uses the backend's own.
+    vector_params: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """What decides the passages a file yields; an index built with another one is rebuilt."""
@@ -424,7 +425,10 @@ class _Sync:
             sentence_index.keep_only(chunk_int_id(c.chunk_id) for c in kept)
         else:
             kept = []
-            vector_index, keyword_index = FaissVectorIndex(self.embedder.dim), BM25Index()
+            vector_index, keyword_index = (
+                create_vector_index(self.embedder.dim, params=self.options.vector_params),
+                create_keyword_index(),
+            )
             sentence_index = SentenceIndex(self.embedder.dim)
         new_ids = ids_of(new_chunks)
         if new_chunks:
@@ -448,6 +452,7 @@ class _Sync:
             failures=self._merged_failures(batches),
             pipeline=self.options.fingerprint(),
             sources=dict(sorted(sources.items())),
+            backends=describe(vector_index, keyword_index),
         )
         calibration = calibrate(
             lambda questions: embed_queries_with_cache(self.embedder, self.cache, questions),

@@ -36,9 +36,9 @@ def test_a_stray_keyword_match_cannot_outrank_a_clearly_better_dense_match() -> 
 
 
 def test_bm25_max_score_is_the_sum_of_idfs() -> None:
-    from ingest.store.bm25_index import BM25Index
+    from ingest.store.backends import create_keyword_index
 
-    index = BM25Index()
+    index = create_keyword_index()
     index.add(np.arange(4, dtype=np.int64), [["blik", "kod"], ["kod"], ["karta"], ["przelew"]])
     # A passage of average length holding the term once scores exactly its idf.
     idf_blik = np.log1p((4 - 1 + 0.5) / 1.5)

@@ -1,132 +1,109 @@
-"""One suite every vector and keyword backend must pass, checked against reference implementations."""
+"""Each backend runs the shared contract (tests/store_contract.py), plus what is particular to it."""
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
-from rank_bm25 import BM25Okapi
 
-from ingest.embedder import normalise
-from ingest.store.bm25_index import BM25Index
-from ingest.store.faiss_index import FaissVectorIndex
+from assistant.components import build_sync_options
+from assistant.settings import Settings
+from ingest.embedding_cache import EmbeddingCache
+from ingest.store.backends import (
+    UnknownBackend,
+    create_keyword_index,
+    create_vector_index,
+    load_indexes,
+    load_keyword_index,
+    load_vector_index,
+)
+from ingest.store.base import KeywordIndex, VectorIndex
+from ingest.store.faiss_index import FaissParams
+from ingest.store.layout import IndexFormatMismatch, IndexStore
+from ingest.sync import sync_folder
+from tests.fakes import FakeEmbedder
+from tests.store_contract import KeywordIndexContract, VectorIndexContract, clustered_vectors
 
-VECTOR_BACKENDS = {"faiss-flat": lambda dim: FaissVectorIndex(dim)}
-VECTOR_LOADERS = {"faiss-flat": FaissVectorIndex.load}
-KEYWORD_BACKENDS = {"bm25": BM25Index}
+# Approximate from the first vector on, so the whole contract runs against the graph.
+HNSW = {"hnsw_above": 0, "m": 16, "ef_construction": 64, "ef_search": 64}
 
 
-@pytest.fixture(params=sorted(VECTOR_BACKENDS))
-def vector_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+class TestExactFaiss(VectorIndexContract):
+    def make(self, dim: int) -> VectorIndex:
+        return create_vector_index(dim)
+
+    def load(self, index: VectorIndex, folder: Path) -> VectorIndex:
+        return load_vector_index(folder, index.describe())
 
 
-def _data(n: int = 200, dim: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(7)
-    return np.arange(1000, 1000 + n, dtype=np.int64), normalise(rng.standard_normal((n, dim)))
+class TestApproximateFaiss(TestExactFaiss):
+    recall = 0.95
+    n = 600
+
+    def make(self, dim: int) -> VectorIndex:
+        return create_vector_index(dim, params=HNSW)
 
 
-def test_vector_search_matches_brute_force(vector_backend: str) -> None:
-    ids, vectors = _data()
-    index = VECTOR_BACKENDS[vector_backend](16)
+class TestBm25(KeywordIndexContract):
+    def make(self) -> KeywordIndex:
+        return create_keyword_index()
+
+    def load(self, index: KeywordIndex, folder: Path) -> KeywordIndex:
+        return load_keyword_index(folder, index.describe())
+
+
+def test_the_index_turns_approximate_past_the_threshold_and_back_when_it_shrinks() -> None:
+    ids, vectors = clustered_vectors(400, 16)
+    index = create_vector_index(16, params={"hnsw_above": 300})
+    index.add(ids[:250], vectors[:250])
+    assert index.describe()["kind"] == "flat"
+    index.add(ids[250:], vectors[250:])
+    described = index.describe()
+    assert described["kind"] == "hnsw" and described["params"]["hnsw_above"] == 300
+    assert index.count() == 400
+    assert np.allclose(index.vectors(ids[:2]), vectors[:2], atol=1e-6)
+    index.remove(ids[:200])
+    assert index.describe()["kind"] == "flat" and index.count() == 200
+
+
+def test_a_restrictive_group_loses_nothing_allowed_against_exact() -> None:
+    """About 1% of passages allowed: every query returns exactly what brute force over them returns."""
+    ids, vectors = clustered_vectors(20_000, 32, seed=3)
+    rng = np.random.default_rng(5)
+    allowed = np.sort(rng.choice(ids, 200, replace=False))
+    approximate = create_vector_index(32, params={"hnsw_above": 1000, "m": 16, "ef_construction": 40})
+    approximate.add(ids, vectors)
+    assert approximate.describe()["kind"] == "hnsw"
+    inside = vectors[np.searchsorted(ids, allowed)]
+    for query in vectors[rng.integers(0, len(ids), 20)]:
+        found, scores = approximate.search(query, 10, allowed=allowed)
+        expected = allowed[np.argsort(-(inside @ query))[:10]]
+        assert list(found) == list(expected)
+
+
+def test_a_broad_filter_on_the_graph_keeps_recall_and_never_leaks() -> None:
+    ids, vectors = clustered_vectors(5000, 32, seed=4)
+    allowed = ids[::3]
+    index = create_vector_index(32, params={"hnsw_above": 100, "exact_filter_below": 100, "ef_search": 128})
     index.add(ids, vectors)
-    query = vectors[3] + 0.1
-    found, scores = index.search(normalise(query[None])[0], 10)
-    expected = np.argsort(-(vectors @ normalise(query[None])[0]))[:10]
-    assert list(found) == list(ids[expected])
-    assert np.all(np.diff(scores) <= 1e-6)
+    inside = vectors[::3]
+    recalls = []
+    for query in vectors[:50]:
+        found, _ = index.search(query, 10, allowed=allowed)
+        assert set(found) <= set(allowed)
+        recalls.append(len(set(found) & set(allowed[np.argsort(-(inside @ query))[:10]])) / 10)
+    assert np.mean(recalls) >= 0.95
 
 
-def test_vector_remove_and_filter(vector_backend: str) -> None:
-    ids, vectors = _data()
-    index = VECTOR_BACKENDS[vector_backend](16)
-    index.add(ids, vectors)
-    index.remove(ids[:100])
-    assert index.count() == 100
-    found, _ = index.search(vectors[0], 200)
-    assert set(found) <= set(ids[100:])
-    allowed = ids[150:155]
-    found, _ = index.search(vectors[0], 10, allowed=allowed)
-    assert sorted(found) == sorted(allowed)
-
-
-def test_vector_save_load_round_trip(vector_backend: str, tmp_path: Path) -> None:
-    ids, vectors = _data()
-    index = VECTOR_BACKENDS[vector_backend](16)
-    index.add(ids, vectors)
-    index.save(tmp_path)
-    loaded = VECTOR_LOADERS[vector_backend](tmp_path)
-    assert loaded.count() == 200
-    assert np.allclose(loaded.vectors(ids[:3]), vectors[:3], atol=1e-6)
-    assert list(loaded.search(vectors[5], 3)[0]) == list(index.search(vectors[5], 3)[0])
-
-
-def test_empty_vector_index_returns_nothing(vector_backend: str) -> None:
-    index = VECTOR_BACKENDS[vector_backend](8)
-    assert len(index.search(np.ones(8, dtype=np.float32), 5)[0]) == 0
-
-
-CORPUS = [
-    ["returns", "accepted", "within", "thirty", "days"],
-    ["shipping", "takes", "two", "to", "four", "days"],
-    ["refund", "to", "card", "within", "five", "days", "after", "return"],
-    ["gift", "cards", "never", "expire"],
-    ["return", "shipping", "is", "free", "for", "damaged", "items"],
-    ["loyalty", "points", "expire", "after", "two", "years"],
-]
-
-
-@pytest.fixture(params=sorted(KEYWORD_BACKENDS))
-def keyword_index(request: pytest.FixtureRequest) -> BM25Index:
-    index = KEYWORD_BACKENDS[request.param]()
-    index.add(np.arange(len(CORPUS), dtype=np.int64), CORPUS)
-    return index
-
-
-@pytest.mark.parametrize("query", ["return days", "shipping", "expire cards", "free damaged return"])
-def test_bm25_ranking_agrees_with_rank_bm25(keyword_index: BM25Index, query: str) -> None:
-    reference = BM25Okapi(CORPUS, k1=1.2, b=0.75)
-    # We use Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)); give the reference the same.
-    for term in reference.idf:
-        df = sum(term in doc for doc in CORPUS)
-        reference.idf[term] = np.log1p((len(CORPUS) - df + 0.5) / (df + 0.5))
-    expected = reference.get_scores(query.split())
-    found, scores = keyword_index.search(query.split(), 10)
-    matching = [i for i in np.argsort(-expected, kind="stable") if expected[i] > 0]
-    assert list(found) == matching
-    assert np.allclose(scores, expected[matching], rtol=1e-5)
-
-
-def test_bm25_remove_filter_and_round_trip(keyword_index: BM25Index, tmp_path: Path) -> None:
-    keyword_index.remove(np.array([0], dtype=np.int64))
-    assert 0 not in keyword_index.search(["returns"], 10)[0]
-    assert list(keyword_index.search(["days"], 10, allowed=np.array([2]))[0]) == [2]
-    keyword_index.save(tmp_path)
-    loaded = BM25Index.load(tmp_path)
-    assert loaded.count() == 5
-    for query in (["days"], ["expire"], ["return", "free"]):
-        assert list(loaded.search(query, 5)[0]) == list(keyword_index.search(query, 5)[0])
-
-
-def test_bm25_statistics_over_a_collection_equal_an_index_of_only_that_collection(keyword_index: BM25Index) -> None:
-    visible = np.array([1, 2, 3, 5], dtype=np.int64)
-    alone = type(keyword_index)()
-    alone.add(visible, [CORPUS[i] for i in visible])
-    for query in (["days"], ["return", "free"], ["expire", "cards", "points"]):
-        ids, scores = keyword_index.search(query, 10, collection=visible)
-        expected_ids, expected_scores = alone.search(query, 10)
-        assert list(ids) == list(expected_ids)
-        assert np.allclose(scores, expected_scores, rtol=1e-5)
-        assert keyword_index.max_score(query, collection=visible) == pytest.approx(alone.max_score(query))
-    # Hidden documents change nothing, even through terms only they contain.
-    assert keyword_index.max_score(["returns"], collection=visible) == pytest.approx(alone.max_score(["returns"]))
-    filtered, _ = keyword_index.search(["days"], 10, allowed=np.array([2]), collection=visible)
-    assert list(filtered) == [2]
-
-
-def test_bm25_unknown_terms_find_nothing(keyword_index: BM25Index) -> None:
-    assert len(keyword_index.search(["zzz"], 5)[0]) == 0
+def test_unknown_backend_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(UnknownBackend, match="annoy"):
+        create_vector_index(8, name="annoy")
+    with pytest.raises(UnknownBackend, match="known: faiss"):
+        load_indexes(tmp_path, {"vectors": {"name": "annoy"}})
 
 
 def test_faiss_searches_on_one_thread_in_every_request_thread() -> None:
@@ -135,12 +112,8 @@ def test_faiss_searches_on_one_thread_in_every_request_thread() -> None:
     With two OpenMP threads FAISS waited for the embedding runtime's threads after every question
     (a 144-passage search took 4.6-8 ms instead of 0.15 ms: docs/benchmarks.md, Query latency).
     """
-    import threading
-
-    import faiss
-
-    ids, vectors = _data()
-    index = FaissVectorIndex(vectors.shape[1])
+    ids, vectors = clustered_vectors(200, 16)
+    index = create_vector_index(16)
     index.add(ids, vectors)
     seen: list[int] = []
 
@@ -152,3 +125,52 @@ def test_faiss_searches_on_one_thread_in_every_request_thread() -> None:
     worker.start()
     worker.join()
     assert seen == [1]
+
+
+def test_the_manifest_records_the_backends_and_old_manifests_load_with_the_defaults(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    loaded = store.load()
+    backends = loaded.manifest.backends
+    assert backends["vectors"]["name"] == "faiss" and backends["vectors"]["kind"] == "flat"
+    assert backends["vectors"]["params"]["hnsw_above"] == FaissParams().hnsw_above
+    assert backends["keywords"] == {"name": "bm25", "params": {"k1": 1.2, "b": 0.75}}
+    # A version written before manifests named their backends.
+    path = store.versions / loaded.version / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["backends"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    old = store.load()
+    assert old.manifest.backends == {}
+    assert old.vectors.count() == loaded.vectors.count() > 0
+    query = loaded.vectors.vectors(np.array(sorted(loaded.chunks)[:1]))[0]
+    assert list(old.vectors.search(query, 3)[0]) == list(loaded.vectors.search(query, 3)[0])
+    assert list(old.keywords.search(["returns"], 3)[0]) == list(loaded.keywords.search(["returns"], 3)[0])
+
+
+def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_as_built(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    settings = Settings(vector_hnsw_above=2)
+    sync_folder(corpus, store, embedder, embedder.model_id, cache, build_sync_options(settings))
+    loaded = store.load()
+    assert loaded.manifest.backends["vectors"]["kind"] == "hnsw"
+    assert loaded.manifest.backends["vectors"]["params"]["hnsw_above"] == 2
+    assert loaded.vectors.describe() == loaded.manifest.backends["vectors"]
+    some = np.array(sorted(loaded.chunks)[:3])
+    found, _ = loaded.vectors.search(loaded.vectors.vectors(some)[0], 3, allowed=some)
+    assert found[0] == some[0] and set(found) == set(some)
+    assert Settings().vector_hnsw_above == FaissParams().hnsw_above
+
+
+def test_a_version_built_by_a_backend_this_build_lacks_is_refused_with_a_clear_error(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    path = store.versions / str(store.current_version()) / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["backends"]["vectors"]["name"] = "qdrant"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(IndexFormatMismatch, match="unknown index backend 'qdrant'"):
+        store.load()

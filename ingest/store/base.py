@@ -1,15 +1,23 @@
-"""The small interfaces every vector and keyword backend implements (one shared test suite checks them)."""
+"""The small interfaces every vector and keyword backend implements (one shared contract suite checks them).
+
+Code outside ingest/store uses only these protocols and ingest.store.backends, never a concrete class,
+so another backend is one new file, one registry entry and one contract test subclass.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 
 class VectorIndex(Protocol):
     """Inner-product search over L2-normalised vectors keyed by int64 ids."""
+
+    @property
+    def dim(self) -> int: ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
@@ -22,6 +30,10 @@ class VectorIndex(Protocol):
     def count(self) -> int: ...
 
     def save(self, folder: Path) -> list[Path]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """Backend name and parameters, recorded in the manifest so a version is loaded as it was built."""
+        ...
 
 
 class KeywordIndex(Protocol):
@@ -40,3 +52,13 @@ class KeywordIndex(Protocol):
     def count(self) -> int: ...
 
     def save(self, folder: Path) -> list[Path]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class VectorLoader(Protocol):
+    def __call__(self, folder: Path, params: Mapping[str, Any]) -> VectorIndex: ...
+
+
+class KeywordLoader(Protocol):
+    def __call__(self, folder: Path, params: Mapping[str, Any]) -> KeywordIndex: ...

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 MATRIX_FILE = "keyword.npz"
 VOCAB_FILE = "keyword_vocab.json"
+NAME = "bm25"
 
 
 class BM25Index:
@@ -137,6 +140,9 @@ class BM25Index:
         rare = float(np.log1p((n - 1 + 0.5) / 1.5))
         return float(sum(idf.get(t, rare) for t in unique))
 
+    def describe(self) -> dict[str, Any]:
+        return {"name": NAME, "params": {"k1": self.k1, "b": self.b}}
+
     def save(self, folder: Path) -> list[Path]:
         row_ids, indptr, cols, tf = self._stacked()
         matrix_path, vocab_path = folder / MATRIX_FILE, folder / VOCAB_FILE
@@ -147,7 +153,8 @@ class BM25Index:
         return [matrix_path, vocab_path]
 
     @classmethod
-    def load(cls, folder: Path) -> BM25Index:
+    def load(cls, folder: Path, params: Mapping[str, Any] | None = None) -> BM25Index:
+        """k1 and b are read from the file itself; `params` is accepted for the common loader shape."""
         with np.load(folder / MATRIX_FILE) as data:
             k1, b = (float(x) for x in data["params"])
             index = cls(k1, b)

@@ -31,8 +31,8 @@ from assistant.exceptions import AssistantError
 from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
-from ingest.store.bm25_index import BM25Index
-from ingest.store.faiss_index import FaissVectorIndex
+from ingest.store.backends import UnknownBackend, load_indexes
+from ingest.store.base import KeywordIndex, VectorIndex
 from ingest.store.manifest import FILE as MANIFEST_FILE
 from ingest.store.manifest import FORMAT_VERSION, Manifest
 from ingest.store.sentence_index import FILE as SENTENCES_FILE
@@ -85,8 +85,8 @@ class LoadedIndex:
 
     manifest: Manifest
     chunks: dict[int, Chunk]
-    vectors: FaissVectorIndex
-    keywords: BM25Index
+    vectors: VectorIndex
+    keywords: KeywordIndex
     sentences: SentenceIndex
 
     @cached_property
@@ -132,8 +132,8 @@ class IndexStore:
         self,
         manifest: Manifest,
         chunks: list[Chunk],
-        vectors: FaissVectorIndex,
-        keywords: BM25Index,
+        vectors: VectorIndex,
+        keywords: KeywordIndex,
         sentences: SentenceIndex,
     ) -> Path:
         """Write a complete version beside the live one; it becomes visible only via publish()."""
@@ -190,11 +190,14 @@ class IndexStore:
             for line in handle:
                 chunk = Chunk(**json.loads(line))
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
-        vectors = FaissVectorIndex.load(folder)
+        try:
+            vectors, keywords = load_indexes(folder, manifest.backends)
+        except UnknownBackend as exc:
+            raise IndexFormatMismatch(f"index version {version}: {exc}; re-run ingest with this build") from exc
         # Versions written before sentence vectors existed still serve (answers fall back to words).
         has_sentences = (folder / SENTENCES_FILE).exists()
         sentences = SentenceIndex.load(folder) if has_sentences else SentenceIndex(vectors.dim)
-        return LoadedIndex(manifest, chunks, vectors, BM25Index.load(folder), sentences)
+        return LoadedIndex(manifest, chunks, vectors, keywords, sentences)
 
     def finished_versions(self) -> list[str]:
         """Names of the complete versions on disk, newest first (names sort by creation time)."""

@@ -60,6 +60,9 @@ class Manifest:
     # Per configured source: {"kind", "state"}; state is the source's own memory (ETags, cursors),
     # published with the documents it describes so the two never disagree.
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # ingest.store.backends.describe(): {"vectors": {name, kind, params}, "keywords": {name, params}};
+    # empty in versions written before it, which were built by the default backends.
+    backends: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
