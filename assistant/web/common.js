@@ -37,8 +37,9 @@ const OLD_KEY_COOKIE = "assistant_key";
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 let session = { signed_in: false, keys_required: true, csrf_token: null };
-// A sign-in in flight: every other request waits for it, so a question asked the moment the key is
-// submitted goes out with the new session instead of failing with 401.
+// A sign-in or session lookup in flight: every other request waits for it, so a question asked the
+// moment the key is submitted, or a button clicked as the page loads, goes out with the session and
+// its CSRF token instead of failing with 401 or 403.
 let signingIn = null;
 
 function forgetStoredKey() {
@@ -56,7 +57,13 @@ export function currentSession() {
 }
 
 export async function loadSession() {
-  session = await requestJson("/v1/session");
+  const attempt = requestJson("/v1/session", { waitForSignIn: false });
+  signingIn = attempt.catch(() => null);
+  try {
+    session = await attempt;
+  } finally {
+    signingIn = null;
+  }
   return session;
 }
 
