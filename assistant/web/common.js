@@ -56,8 +56,8 @@ export function currentSession() {
   return session;
 }
 
-export async function loadSession() {
-  const attempt = requestJson("/v1/session", { waitForSignIn: false });
+/** Take the session from `attempt`, holding every other request until it has settled. */
+async function settleSession(attempt) {
   signingIn = attempt.catch(() => null);
   try {
     session = await attempt;
@@ -67,15 +67,12 @@ export async function loadSession() {
   return session;
 }
 
-export async function signIn(key) {
-  const attempt = postJson("/v1/session", { key: (key || "").trim() }, { waitForSignIn: false });
-  signingIn = attempt.catch(() => null);
-  try {
-    session = await attempt;
-  } finally {
-    signingIn = null;
-  }
-  return session;
+export function loadSession() {
+  return settleSession(requestJson("/v1/session", { waitForSignIn: false }));
+}
+
+export function signIn(key) {
+  return settleSession(postJson("/v1/session", { key: (key || "").trim() }, { waitForSignIn: false }));
 }
 
 export async function signOut() {
