@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.faiss_scale import clustered
+from benchmarks.faiss_scale import clustered, noisy_queries
 from benchmarks.machine import machine_info
 from ingest.store.backends import create_vector_index, load_vector_index
 from ingest.store.base import VectorIndex
@@ -116,10 +116,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for n in (int(x) for x in args.sizes.split(",") if x):
         data = clustered(n, args.dim, rng)
-        noise = 0.05 * rng.standard_normal((args.queries, args.dim)).astype(np.float32)
-        queries = data[rng.integers(0, n, args.queries)] + noise
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        rows("synthetic", data, queries, efs, args.group)
+        rows("synthetic", data, noisy_queries(data, args.queries, rng), efs, args.group)
         del data
 
 

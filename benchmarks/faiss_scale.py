@@ -25,6 +25,15 @@ def clustered(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return data
 
 
+def noisy_queries(data: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit queries near random passages of `data`, so each has true neighbours to find."""
+    queries = data[rng.integers(0, len(data), count)] + 0.05 * rng.standard_normal((count, data.shape[1])).astype(
+        np.float32
+    )
+    faiss.normalize_L2(queries)
+    return queries
+
+
 def index_bytes(index: faiss.Index) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
@@ -56,10 +65,7 @@ def main() -> None:
     print("|---:|---|---:|---:|---:|---:|---:|")
     for n in (int(x) for x in args.sizes.split(",")):
         data = clustered(n, args.dim, rng)
-        queries = data[rng.integers(0, n, args.queries)] + 0.05 * rng.standard_normal((args.queries, args.dim)).astype(
-            np.float32
-        )
-        faiss.normalize_L2(queries)
+        queries = noisy_queries(data, args.queries, rng)
         flat = faiss.IndexFlatIP(args.dim)
         started = time.perf_counter()
         flat.add(data)
