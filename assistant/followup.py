@@ -84,8 +84,10 @@ BACK_REFERENCES = {
     "tego samego tak samo",
     "th": "นั้น นี้ มัน อันนี้ อันนั้น ที่นั่น ที่นี่ เหมือนกัน ด้วย แบบนี้ แบบนั้น",
 }
-# Beyond these, a question carries a topic of its own (content words after cues and stopwords).
+# Beyond these, a question carries a topic of its own (content words after cues and stopwords);
+# a question opening with a cue may carry one more ("and what's the maximum order value for it?").
 MAX_TOPIC_TERMS = 3
+MAX_TOPIC_TERMS_AFTER_CUE = 4
 MAX_FOLLOW_UP_WORDS = 12
 # Pasted text: many words or several sentences is a message to search on its own.
 PASTED_WORDS = 40
@@ -165,8 +167,10 @@ def read_question(question: str, language: str) -> Reading:
     back = _back_reference(words, language)
     ignored = _cue_words(language)
     own = [w for w in words if w not in ignored]
-    topic = tuple(analyze(" ".join(own), language)) if own else ()
-    short = len(words) <= MAX_FOLLOW_UP_WORDS and len(topic) <= MAX_TOPIC_TERMS
+    # One-letter leftovers ("what's" -> "s") are not topic words.
+    topic = tuple(t for t in analyze(" ".join(own), language) if len(t) > 1) if own else ()
+    limit = MAX_TOPIC_TERMS_AFTER_CUE if cue is not None else MAX_TOPIC_TERMS
+    short = len(words) <= MAX_FOLLOW_UP_WORDS and len(topic) <= limit
     # A lone fragment ("Thaimaassa?", "for furniture?") is elliptical even without a cue.
     fragment = len(words) <= 2 and len(topic) <= 2
     follow_up = short and (cue is not None or back is not None or fragment)

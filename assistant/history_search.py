@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Strategy = Literal["resolved", "alone", "concatenated"]
 # Weight of the search with the previous question, against the follow-up alone (tuned on the first
 # two thirds of eval/sets/demo_conversations.jsonl, docs/benchmarks.md).
-CONTEXT_WEIGHT = 0.6
+CONTEXT_WEIGHT = 0.7
 # Added to the fused score of a passage the previous answer cited.
 CITED_BOOST = 0.03
 # Each variant is searched this much deeper than top_k, so fusion can lift a passage from lower down.
@@ -76,7 +76,12 @@ def concatenated(previous: Turn, question: str) -> str:
 
 
 def fuse(
-    alone: SearchResult, contextual: SearchResult, cited: set[str], top_k: int, weight: float = CONTEXT_WEIGHT
+    alone: SearchResult,
+    contextual: SearchResult,
+    cited: set[str],
+    top_k: int,
+    weight: float | None = None,
+    boost: float | None = None,
 ) -> SearchResult:
     """Weighted score fusion of the two rankings plus the cited boost.
 
@@ -84,6 +89,8 @@ def fuse(
     (query vector, dense scores, coverage) are the contextual search's: it is the standalone
     reading of the question, which the answerer's abstention must judge.
     """
+    weight = CONTEXT_WEIGHT if weight is None else weight
+    boost = CITED_BOOST if boost is None else boost
     alone_scores = {h.chunk_int: h.score for h in alone.hits}
     context_scores = {h.chunk_int: h.score for h in contextual.hits}
     alone_floor = min(alone_scores.values(), default=0.0)
@@ -92,7 +99,7 @@ def fuse(
     scores = {
         i: (1.0 - weight) * alone_scores.get(i, alone_floor)
         + weight * context_scores.get(i, context_floor)
-        + (CITED_BOOST if passage_key(hit) in cited else 0.0)
+        + (boost if passage_key(hit) in cited else 0.0)
         for i, hit in hits.items()
     }
     ranked = sorted(hits, key=lambda i: -scores[i])[:top_k]
