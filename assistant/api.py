@@ -317,7 +317,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.include_router(feedback_router(feedback, [Depends(agent)], conversations))
     app.include_router(conversations_router(conversations, [Depends(agent)]))
     app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
-    app.include_router(session_router(auth))
+    app.include_router(session_router(auth, llm_answers=service.condenser is not None))
     install_sources(app, service, settings, registry, [Depends(manager)])
     app.include_router(web_router())
 

@@ -191,6 +191,9 @@ class SessionOut(BaseModel):
     csrf_token: str | None = Field(
         None, description="Send as X-CSRF-Token on every state-changing request made with the session cookie."
     )
+    llm_answers: bool = Field(
+        False, description="An LLM writes the answers: the panel streams them from /v1/ask/stream as they are written."
+    )
 
 
 class SourceRunOut(BaseModel):
