@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.params import Depends
 
 from assistant.auth import CurrentCaller
-from assistant.conversations import ConversationStore, check_id
+from assistant.conversations import ID_PATTERN, ConversationStore
 from assistant.errors import ApiError
 from assistant.feedback import Feedback, FeedbackLog
 from assistant.schemas import ErrorOut, FeedbackIn, FeedbackOut
@@ -40,7 +40,8 @@ def feedback_router(
     )
     def give_feedback(body: FeedbackIn, caller: CurrentCaller) -> FeedbackOut:
         if body.answer_id is not None:
-            check_id(body.answer_id, "answer_id")
+            if not ID_PATTERN.fullmatch(body.answer_id):
+                raise ApiError(422, "invalid_answer_id", "answer_id must be the 22-character id an answer returned.")
             if conversations is None or not conversations.owns_answer(caller.name, body.answer_id):
                 raise ApiError(404, "answer_not_found", "There is no answer with that answer_id; it may have expired.")
         record = Feedback(

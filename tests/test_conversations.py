@@ -160,7 +160,7 @@ def test_feedback_names_the_answer_it_belongs_to(client) -> None:
     row = client.app.state.feedback._db.execute("SELECT answer_id FROM feedback").fetchone()
     assert row == (answer_id,)
     assert_error(client.post("/v1/feedback", json={**FEEDBACK, "answer_id": "B" * 22}), 404, "answer_not_found")
-    assert_error(client.post("/v1/feedback", json={**FEEDBACK, "answer_id": "bad"}), 422, "invalid_conversation_id")
+    assert_error(client.post("/v1/feedback", json={**FEEDBACK, "answer_id": "bad"}), 422, "invalid_answer_id")
 
 
 def test_conversations_are_isolated_between_keys(service, tmp_path) -> None:
