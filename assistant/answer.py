@@ -59,6 +59,8 @@ class Answer:
     citations: list[Citation]
     related: list[Citation]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The text retrieval ran on: the question, or its reading in the light of the conversation.
+    searched_for: str = ""
 
 
 @dataclass

@@ -15,13 +15,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.answer import Answer, Citation
-from assistant.auth import CurrentCaller, build_authenticator
-from assistant.components import build_feedback_log
+from assistant.auth import OPEN_CALLER, CurrentCaller, build_authenticator
+from assistant.components import build_conversation_store, build_feedback_log
+from assistant.conversations import ConversationStore, Turn
+from assistant.conversations_api import conversations_router
 from assistant.documents_api import documents_router
 from assistant.errors import ApiError, error_response
 from assistant.exceptions import AssistantError
 from assistant.feedback_api import feedback_router
 from assistant.headers import SecurityHeaders
+from assistant.history_search import passage_key
 from assistant.ingest_job import IngestJob
 from assistant.limits import BodySizeLimit, run_with_timeout
 from assistant.manage_api import manage_router
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 UPLOAD_PATH = "/v1/manage/upload"
 # Upload bodies may carry several files of up to max_file_bytes each; this many fit in one request.
 UPLOAD_FILES_PER_REQUEST = 20
+# Earlier turns a follow-up is read against (the resolution itself uses the last one).
+HISTORY_TURNS = 5
 Groups = tuple[str, ...] | None
 
 
@@ -93,7 +98,8 @@ def _validate_top_k(top_k: int, settings: Settings) -> int:
     return top_k
 
 
-def answer_out(answer: Answer, version: str) -> AskOut:
+def answer_out(answer: Answer, version: str, turn: tuple[str, str] | None = None) -> AskOut:
+    """The /v1/ask body; `turn` is (conversation_id, answer_id) when the answer belongs to a conversation."""
     return AskOut(
         answer=answer.text,
         found=answer.found,
@@ -102,29 +108,74 @@ def answer_out(answer: Answer, version: str) -> AskOut:
         related=[citation_out(c) for c in answer.related],
         index_version=version,
         timings_ms=answer.timings_ms,
+        conversation_id=turn[0] if turn else None,
+        answer_id=turn[1] if turn else None,
+        searched_for=answer.searched_for or None,
     )
 
 
-def run_ask(service: KnowledgeService, settings: Settings, body: AskIn, groups: Groups = None) -> AskOut:
-    """The /v1/ask response; the CLI prints the same body with `--json`."""
+class Conversation:
+    """The conversation a request continues (or starts), read before the search and extended after it."""
+
+    def __init__(self, store: ConversationStore | None, caller: str, conversation_id: str | None) -> None:
+        self.store, self.caller = store, caller
+        self.history: list[Turn] = []
+        self.id: str | None = None
+        if store is None:
+            return
+        if conversation_id is None:
+            self.id = store.start(caller)
+        else:
+            self.history = store.history(caller, conversation_id, HISTORY_TURNS)
+            self.id = conversation_id
+
+    def remember(self, question: str, answer: Answer) -> tuple[str, str] | None:
+        """Store the turn; (conversation_id, answer_id), or None without a store (the CLI)."""
+        if self.store is None or self.id is None:
+            return None
+        cited = tuple(passage_key(c.hit) for c in answer.citations)
+        turn = Turn(question, answer.searched_for or question, answer.language, cited)
+        return self.id, self.store.add_turn(self.caller, self.id, turn)
+
+
+def run_ask(
+    service: KnowledgeService,
+    settings: Settings,
+    body: AskIn,
+    groups: Groups = None,
+    conversations: ConversationStore | None = None,
+    caller: str = OPEN_CALLER.name,
+) -> AskOut:
+    """The /v1/ask response; the CLI prints the same body with `--json` (without a conversation)."""
     question = _validate_text(body.question, "question", settings)
     top_k = _validate_top_k(body.top_k, settings)
-    answer, version = service.ask(question, top_k, to_filters(body.filters, groups))
-    return answer_out(answer, version)
+    conversation = Conversation(conversations, caller, body.conversation_id)
+    answer, version = service.ask(question, top_k, to_filters(body.filters, groups), conversation.history)
+    return answer_out(answer, version, conversation.remember(question, answer))
 
 
-def stream_ask(service: KnowledgeService, settings: Settings, body: AskIn, groups: Groups = None) -> Iterator[str]:
+def stream_ask(
+    service: KnowledgeService,
+    settings: Settings,
+    body: AskIn,
+    groups: Groups = None,
+    conversations: ConversationStore | None = None,
+    caller: str = OPEN_CALLER.name,
+) -> Iterator[str]:
     """Server-sent events: `draft` events with text as the model writes, then one `answer` event
     holding the checked /v1/ask body, which replaces the draft."""
     question = _validate_text(body.question, "question", settings)
     top_k = _validate_top_k(body.top_k, settings)
-    pieces, result, version = service.ask_stream(question, top_k, to_filters(body.filters, groups))
+    conversation = Conversation(conversations, caller, body.conversation_id)
+    filters = to_filters(body.filters, groups)
+    pieces, result, version = service.ask_stream(question, top_k, filters, conversation.history)
 
     def events() -> Iterator[str]:
         for piece in pieces:
             if isinstance(piece, Answer):
                 piece.timings_ms = {**result.timings_ms, **piece.timings_ms}
-                yield f"event: answer\ndata: {answer_out(piece, version).model_dump_json()}\n\n"
+                out = answer_out(piece, version, conversation.remember(question, piece))
+                yield f"event: answer\ndata: {out.model_dump_json()}\n\n"
             else:
                 yield f"event: draft\ndata: {json.dumps({'text': piece}, ensure_ascii=False)}\n\n"
 
@@ -165,6 +216,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     app.state.service = service
     app.state.settings = settings
     app.state.feedback = feedback = build_feedback_log(settings, service.store.root)
+    app.state.conversations = conversations = build_conversation_store(settings, service.store.root)
     app.state.ingest = IngestJob(service, settings)
     app.state.auth = auth
     upload_limit = settings.max_file_bytes * UPLOAD_FILES_PER_REQUEST + settings.max_request_bytes
@@ -232,11 +284,13 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
 
     timeout = settings.request_timeout_s
     query_errors: dict[int | str, dict[str, object]] = {c: {"model": ErrorOut} for c in (401, 422, 429, 503)}
+    # An ask may also name a conversation that is not (or no longer) there.
+    ask_errors: dict[int | str, dict[str, object]] = {**query_errors, 404: {"model": ErrorOut}}
 
-    @app.post("/v1/ask", response_model=AskOut, responses=query_errors, dependencies=[Depends(agent)])
+    @app.post("/v1/ask", response_model=AskOut, responses=ask_errors, dependencies=[Depends(agent)])
     async def ask(body: AskIn, caller: CurrentCaller) -> AskOut:
         def work() -> AskOut:
-            response = run_ask(service, settings, body, caller.groups)
+            response = run_ask(service, settings, body, caller.groups, conversations, caller.name)
             answers.labels(str(response.found).lower()).inc()
             feedback.record_question(body.question, response.language, response.found, response.index_version)
             return response
@@ -246,11 +300,13 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     @app.post(
         "/v1/ask/stream",
         summary="Ask, streaming the answer as server-sent events",
-        responses=query_errors,
+        responses=ask_errors,
         dependencies=[Depends(agent)],
     )
     async def ask_stream(body: AskIn, caller: CurrentCaller) -> StreamingResponse:
-        events = await run_with_timeout(timeout, stream_ask, service, settings, body, caller.groups)
+        events = await run_with_timeout(
+            timeout, stream_ask, service, settings, body, caller.groups, conversations, caller.name
+        )
         return StreamingResponse(events, media_type="text/event-stream")
 
     @app.post("/v1/search", response_model=SearchOut, responses=query_errors, dependencies=[Depends(agent)])
@@ -258,9 +314,10 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
         return await run_with_timeout(timeout, run_search, service, settings, body, caller.groups)
 
     app.include_router(documents_router(service, [Depends(agent)]))
-    app.include_router(feedback_router(feedback, [Depends(agent)]))
+    app.include_router(feedback_router(feedback, [Depends(agent)], conversations))
+    app.include_router(conversations_router(conversations, [Depends(agent)]))
     app.include_router(manage_router(service, settings, feedback, app.state.ingest, [Depends(manager)]))
-    app.include_router(session_router(auth))
+    app.include_router(session_router(auth, llm_answers=service.condenser is not None))
     install_sources(app, service, settings, registry, [Depends(manager)])
     app.include_router(web_router())
 

@@ -30,7 +30,9 @@ from assistant.retriever import Mode
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
 from eval.compare import regressions
-from eval.console import answers_table, calibration_lines, mode_table, regression_lines
+from eval.console import answers_table, calibration_lines, conversation_tables, mode_table, regression_lines
+from eval.conversation_sets import is_conversation_set
+from eval.conversations import evaluate_conversations
 from eval.html_report import render
 from eval.runner import MODES
 from eval.workbench import EvalRequest, evaluate
@@ -332,7 +334,26 @@ def _print_eval(report: dict[str, Any]) -> None:
         err.print(f"... and {len(notes) - 10} more notes (see --json or --report)")
 
 
+def cmd_conversation_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """A conversation set: hit@5 of the resolution vs the follow-up alone vs plain concatenation."""
+    try:
+        report = evaluate_conversations(Path(args.target), settings, args.index)
+    except AssistantError as exc:
+        err.print(Text(exc.message, style="red"))
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return EXIT_OK
+    console = Console()
+    for table in conversation_tables(report):
+        console.print(table)
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    target = Path(args.target)
+    if target.is_file() and target.suffix == ".jsonl" and is_conversation_set(target):
+        return cmd_conversation_eval(args, settings)
     try:
         modes = _modes(args.mode)
         baseline = json.loads(Path(args.baseline).read_text(encoding="utf-8")) if args.baseline else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from assistant.conversations import ConversationStore
 from assistant.feedback import FeedbackLog
 from assistant.llm_answer import build_chat_model
 from assistant.reranker import CrossEncoderReranker
@@ -111,6 +112,17 @@ def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
     return FeedbackLog(settings.feedback_db or Path(index_dir).parent / "feedback.sqlite")
 
 
+def build_conversation_store(settings: Settings, index_dir: Path) -> ConversationStore:
+    """Conversations in conversations.sqlite, in the folder of the question log."""
+    log_path = settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
+    return ConversationStore(
+        log_path.parent / "conversations.sqlite",
+        max_turns=settings.conversation_max_turns,
+        max_per_caller=settings.conversations_per_caller,
+        ttl_s=settings.conversation_ttl_s,
+    )
+
+
 def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
     return IndexStore(index_dir or settings.index_dir)
 
@@ -122,6 +134,7 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         settings.min_confidence,
         tuple(settings.languages),
         llm_timeout_s=settings.llm_timeout_s,
+        condense_timeout_s=settings.condense_timeout_s,
         llm_min_support=settings.llm_min_support,
         fusion=settings.fusion,
         keyword_weight=settings.keyword_weight,

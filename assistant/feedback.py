@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     index_version TEXT NOT NULL,
     rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
     comment TEXT,
-    sources TEXT NOT NULL
+    sources TEXT NOT NULL,
+    answer_id TEXT
 );
 CREATE INDEX IF NOT EXISTS questions_not_found ON questions (found, normalised);
 CREATE INDEX IF NOT EXISTS feedback_rating ON feedback (rating, normalised);
@@ -65,6 +66,7 @@ class Feedback:
     rating: Rating
     comment: str | None = None
     sources: list[str] = field(default_factory=list)
+    answer_id: str | None = None  # the conversation turn rated, when the answer came from one
 
 
 @dataclass
@@ -105,6 +107,10 @@ class FeedbackLog:
         # last questions of the log, never the index.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # Logs made before answers had ids lack the column; add it in place.
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(feedback)")}
+        if "answer_id" not in columns:
+            self._db.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
 
     def record_feedback(self, feedback: Feedback) -> int:
         row = (
@@ -117,11 +123,12 @@ class FeedbackLog:
             feedback.rating,
             feedback.comment or None,
             json.dumps(feedback.sources, ensure_ascii=False),
+            feedback.answer_id,
         )
         with self._lock, self._db:
             cursor = self._db.execute(
                 "INSERT INTO feedback (created_at, question, normalised, answer, found, index_version,"
-                " rating, comment, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " rating, comment, sources, answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         return int(cursor.lastrowid or 0)

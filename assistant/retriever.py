@@ -108,6 +108,20 @@ class QueryEmbeddingCache:
         with self._lock:
             self._items.clear()
 
+    def many(self, texts: list[str]) -> list[np.ndarray]:
+        """Vectors for several queries; the ones not cached are embedded together in one batch."""
+        with self._lock:
+            found = {t: self._items[t] for t in texts if t in self._items}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            vectors = self.embedder.embed_queries(missing)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    found[text] = self._items[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return [found[t] for t in texts]
+
     def __call__(self, text: str) -> np.ndarray:
         with self._lock:
             vector = self._items.get(text)
@@ -196,8 +210,14 @@ class Retriever:
         return None if mask.all() else self._ids[mask]
 
     def search(
-        self, query: str, top_k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid"
+        self,
+        query: str,
+        top_k: int = 10,
+        filters: Filters | None = None,
+        mode: Mode = "hybrid",
+        vector: np.ndarray | None = None,
     ) -> SearchResult:
+        """Rank passages for `query`; `vector` is its embedding when the caller already has it."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         language = detect_language(query, self.languages)
@@ -208,12 +228,12 @@ class Retriever:
         pool = max(self.candidates, top_k)
         dense: dict[int, float] = {}
         keyword: dict[int, float] = {}
-        vector = None
         dense_scores = np.zeros(0, dtype=np.float32)
         dense_ids = np.zeros(0, dtype=np.int64)
         if mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            vector = self.embed_query(query)
+            if vector is None:
+                vector = self.embed_query(query)
             timings["embedding"] = ms_since(t)
             t = time.perf_counter()
             ids, scores = self.index.vectors.search(vector, pool, allowed)
@@ -239,6 +259,8 @@ class Retriever:
                 if self.fusion == "rrf"
                 else coverage_score_fusion(dense, keyword, max_keyword, self.keyword_weight)
             )
+        if mode == "bm25":
+            vector = None
         if vector is not None and mode == "hybrid" and SENTENCE_WEIGHT > 0:
             fused = self._with_sentence_evidence(fused, vector)
         ranked = sorted(fused, key=lambda i: -fused[i])

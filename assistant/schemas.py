@@ -21,6 +21,13 @@ class AskIn(BaseModel):
     question: str = Field(..., description="The agent's question, in any supported language.")
     top_k: int = Field(5, description="Passages to consider and return.")
     filters: FiltersIn | None = None
+    conversation_id: str | None = Field(
+        None,
+        description=(
+            "Continue this conversation (the id an earlier answer returned): a follow-up such as "
+            "'and for furniture?' is read with the earlier questions. Omit to start a new conversation."
+        ),
+    )
 
 
 class SearchIn(BaseModel):
@@ -52,6 +59,11 @@ class AskOut(BaseModel):
     related: list[CitationOut]
     index_version: str
     timings_ms: dict[str, float]
+    conversation_id: str | None = Field(None, description="The conversation of this turn (new if none was sent).")
+    answer_id: str | None = Field(None, description="This answer's id: send it with feedback on the answer.")
+    searched_for: str | None = Field(
+        None, description="The text actually searched; differs from the question when the conversation was used."
+    )
 
 
 class SearchOut(BaseModel):
@@ -91,6 +103,9 @@ class FeedbackIn(BaseModel):
     )
     sources: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(
         default_factory=list, max_length=50, description="Sources cited by the rated answer."
+    )
+    answer_id: str | None = Field(
+        None, description="The rated answer's answer_id (from the /v1/ask response), tying the rating to its turn."
     )
 
 
@@ -175,6 +190,9 @@ class SessionOut(BaseModel):
     expires_at: str | None = Field(None, description="When the session ends (ISO 8601, UTC).")
     csrf_token: str | None = Field(
         None, description="Send as X-CSRF-Token on every state-changing request made with the session cookie."
+    )
+    llm_answers: bool = Field(
+        False, description="An LLM writes the answers: the panel streams them from /v1/ask/stream as they are written."
     )
 
 

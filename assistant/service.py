@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answer import DEFAULT_MIN_CONFIDENCE, Answer, ExtractiveAnswerer
+from assistant.condense import LLMCondenser
+from assistant.conversations import Turn
+from assistant.history_search import TurnSearch, search_turn
 from assistant.llm_answer import LLMAnswerer
 from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
@@ -38,6 +41,7 @@ class ServiceConfig:
     languages: tuple[str, ...] = ("en", "fi", "pl", "th")
     candidates: int = 50
     llm_timeout_s: float = 20.0
+    condense_timeout_s: float = 5.0
     llm_min_support: float = 0.5
     fusion: Fusion = "score"
     keyword_weight: float = 0.15
@@ -67,7 +71,9 @@ class KnowledgeService:
         self.reranker = reranker
         self.extractive = ExtractiveAnswerer(config.min_dense_score, config.min_confidence)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
+        self.condenser: LLMCondenser | None = None
         if chat_model is not None:
+            self.condenser = LLMCondenser(chat_model, config.condense_timeout_s)
             self.answerer = LLMAnswerer(
                 chat_model,
                 self.extractive,
@@ -182,19 +188,38 @@ class KnowledgeService:
         retriever = self.retriever()
         return retriever.search(query, top_k, filters, mode), retriever.index.version
 
-    def ask(self, question: str, top_k: int, filters: Filters | None = None) -> tuple[Answer, str]:
+    def _search_turn(
+        self, retriever: Retriever, question: str, top_k: int, filters: Filters | None, history: Sequence[Turn]
+    ) -> TurnSearch:
+        return search_turn(retriever, question, top_k, filters, history, self.condenser)
+
+    def ask(
+        self, question: str, top_k: int, filters: Filters | None = None, history: Sequence[Turn] = ()
+    ) -> tuple[Answer, str]:
+        """The answer to `question`; with `history` (the conversation so far) a follow-up is resolved first."""
         retriever = self.retriever()
-        result = retriever.search(question, top_k, filters)
-        answer = self.answerer.answer(question, result)
-        answer.timings_ms = {**result.timings_ms, **answer.timings_ms}
+        turn = self._search_turn(retriever, question, top_k, filters, history)
+        answer = self.answerer.answer(turn.searched_for, turn.result)
+        answer.timings_ms = {**turn.result.timings_ms, **answer.timings_ms}
+        answer.searched_for = turn.searched_for
         return answer, retriever.index.version
 
     def ask_stream(
-        self, question: str, top_k: int, filters: Filters | None = None
+        self, question: str, top_k: int, filters: Filters | None = None, history: Sequence[Turn] = ()
     ) -> tuple[Iterator[str | Answer], SearchResult, str]:
         """Draft text pieces then the final Answer; extractive answers arrive as one final item."""
         retriever = self.retriever()
-        result = retriever.search(question, top_k, filters)
-        if isinstance(self.answerer, LLMAnswerer):
-            return self.answerer.stream(question, result), result, retriever.index.version
-        return iter([self.answerer.answer(question, result)]), result, retriever.index.version
+        turn = self._search_turn(retriever, question, top_k, filters, history)
+        result, searched_for = turn.result, turn.searched_for
+
+        def pieces() -> Iterator[str | Answer]:
+            if isinstance(self.answerer, LLMAnswerer):
+                items: Iterator[str | Answer] = self.answerer.stream(searched_for, result)
+            else:
+                items = iter([self.answerer.answer(searched_for, result)])
+            for piece in items:
+                if isinstance(piece, Answer):
+                    piece.searched_for = searched_for
+                yield piece
+
+        return pieces(), result, retriever.index.version

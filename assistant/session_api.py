@@ -13,8 +13,9 @@ from assistant.sessions import COOKIE_PATH, SESSION_COOKIE, Session
 from assistant.settings import ApiKey
 
 
-def _signed_in(record: ApiKey, session: Session) -> SessionOut:
+def _signed_in(record: ApiKey, session: Session, llm_answers: bool) -> SessionOut:
     return SessionOut(
+        llm_answers=llm_answers,
         signed_in=True,
         keys_required=True,
         name=record.name,
@@ -24,7 +25,8 @@ def _signed_in(record: ApiKey, session: Session) -> SessionOut:
     )
 
 
-def session_router(auth: Authenticator) -> APIRouter:
+def session_router(auth: Authenticator, llm_answers: bool = False) -> APIRouter:
+    """The session routes; `llm_answers` tells the panel whether to stream answers."""
     router = APIRouter(prefix="/v1/session", tags=["session"])
 
     @router.post(
@@ -53,15 +55,15 @@ def session_router(auth: Authenticator) -> APIRouter:
             httponly=True,
             samesite="strict",
         )
-        return _signed_in(record, session)
+        return _signed_in(record, session, llm_answers)
 
     @router.get("", response_model=SessionOut, summary="Whether this browser is signed in, and its CSRF token")
     def session_state(request: Request) -> SessionOut:
         signed_in = auth.session(request)
         if signed_in is None:
-            return SessionOut(signed_in=False, keys_required=not auth.open)
+            return SessionOut(signed_in=False, keys_required=not auth.open, llm_answers=llm_answers)
         session, record = signed_in
-        return _signed_in(record, session)
+        return _signed_in(record, session, llm_answers)
 
     @router.delete(
         "",
@@ -77,6 +79,6 @@ def session_router(auth: Authenticator) -> APIRouter:
         response.delete_cookie(
             SESSION_COOKIE, path=COOKIE_PATH, secure=request.url.scheme == "https", httponly=True, samesite="strict"
         )
-        return SessionOut(signed_in=False, keys_required=not auth.open)
+        return SessionOut(signed_in=False, keys_required=not auth.open, llm_answers=llm_answers)
 
     return router

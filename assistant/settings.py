@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         20.0, description="Seconds to wait for the LLM before answering extractively instead.", gt=0
     )
+    condense_timeout_s: float = Field(
+        5.0,
+        description=(
+            "Seconds to wait for the LLM to rewrite a follow-up into a standalone question before the "
+            "follow-up is searched together with the previous question instead (LLM-free)."
+        ),
+        gt=0,
+    )
     llm_min_support: float = Field(
         0.5, description="Cosine similarity a generated sentence needs with its cited passage to be kept."
     )
@@ -180,6 +188,21 @@ class Settings(BaseSettings):
             "unset means feedback.sqlite beside the served index folder. Answers do not wait for a disk sync "
             "of the log: a crashed process loses nothing, a power cut may lose its last few entries."
         ),
+    )
+
+    conversation_max_turns: int = Field(
+        20, description="Turns kept per conversation; older ones are forgotten (follow-ups read the last few).", ge=1
+    )
+    conversations_per_caller: int = Field(
+        200, description="Conversations kept per API key; starting one more forgets the least recently used.", ge=1
+    )
+    conversation_ttl_s: int = Field(
+        8 * 3600,
+        description=(
+            "Seconds a conversation lives after its last turn; then its id answers 404. Conversations are "
+            "stored in conversations.sqlite beside the question log (see feedback_db)."
+        ),
+        ge=60,
     )
 
     api_keys: list[ApiKey] = Field(

@@ -82,3 +82,21 @@ def regression_lines(found: list[Delta], max_drop: float) -> list[str]:
         f"regression in {d.mode}: {d.metric} {d.baseline:.3f} -> {d.current:.3f} (worse by {d.drop:.3f} > {max_drop})"
         for d in found
     ]
+
+
+KINDS = ("first", "follow_up", "topic_switch", "later")
+
+
+def conversation_tables(report: dict[str, Any]) -> list[Table]:
+    """hit@5 of each strategy on first turns, follow-ups and topic switches; one table per split."""
+    tables = []
+    for split, strategies in report["summary"].items():
+        table = Table(title=f"conversations: {split} ({report['dialogues']} dialogues in the set)")
+        table.add_column("strategy")
+        for column in (*KINDS, "later / first"):
+            table.add_column(column, justify="right")
+        for strategy, run in strategies.items():
+            cells = [f"{_cell(run[k]['hit@5'], 'hit')} ({run[k]['turns']})" for k in KINDS]
+            table.add_row(strategy, *cells, _cell(run["later_vs_first"], "ratio"))
+        tables.append(table)
+    return tables

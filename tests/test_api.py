@@ -11,7 +11,19 @@ def test_ask_returns_a_cited_answer_built_from_document_sentences(client) -> Non
     response = client.post("/v1/ask", json={"question": "How many days do I have to return an item?"})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "found", "language", "citations", "related", "index_version", "timings_ms"}
+    assert set(body) == {
+        "answer",
+        "found",
+        "language",
+        "citations",
+        "related",
+        "index_version",
+        "timings_ms",
+        "conversation_id",
+        "answer_id",
+        "searched_for",
+    }
+    assert body["searched_for"] == "How many days do I have to return an item?"
     assert body["found"] is True and body["language"] == "en"
     first = body["citations"][0]
     assert set(first) == ITEM_KEYS

@@ -270,3 +270,39 @@ def test_web_sync_speed_rows_on_a_small_site(tmp_path: Path) -> None:
     assert unchanged.changed == 0 and unchanged.embedded == 0 and unchanged.not_modified == 41
     assert changed.changed == 1 and 0 < changed.embedded < first.embedded
     assert "Target: unchanged re-crawl of 40 pages" in render(rows, 40)
+
+
+def test_followup_latency_runs_on_a_tiny_conversation_set(tmp_path: Path, monkeypatch, capsys) -> None:
+    import sys
+
+    import benchmarks.followup_latency as followup_latency
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+
+    fake = fakes.FakeEmbedder()
+    monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
+    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    cache.close()
+    dialogue = {
+        "id": "d1",
+        "lang": "en",
+        "turns": [
+            {
+                "question": "How many days do I have to return an item?",
+                "relevant": [{"source": "returns.md", "quote": "30 days"}],
+            },
+            {"question": "and if it arrived damaged?", "relevant": [{"source": "returns.md", "quote": "send a photo"}]},
+        ],
+    }
+    conversations = tmp_path / "conversations.jsonl"
+    conversations.write_text(json.dumps(dialogue) + "\n", encoding="utf-8")
+    monkeypatch.setattr(
+        sys, "argv", ["followup_latency", "--index", str(tmp_path / "index"), "--set", str(conversations)]
+    )
+    followup_latency.main()
+    out = capsys.readouterr().out
+    assert "1 later turns" in out and "(1 resolved as follow-ups)" in out
+    assert "| **added by resolution, the 1 follow-ups** |" in out and "one query embedding (p50):" in out

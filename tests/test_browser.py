@@ -376,3 +376,75 @@ def test_manage_page_lists_sources_and_syncs_one(browser, service, tmp_path) -> 
             server.app.state.sources.stop()
             server.stop()
     assert errors == []
+
+
+# --- conversations --------------------------------------------------------------------------------
+
+FOLLOW_UP = "and if it arrived damaged?"
+
+
+def test_a_follow_up_in_the_thread_shows_what_was_searched(panel, server) -> None:
+    ask(panel, RETURN_QUESTION)
+    assert panel.locator("#searched-for").is_hidden()
+    assert panel.locator("#thread-section").is_hidden() and panel.locator("#conversation-bar").is_visible()
+    ask(panel, FOLLOW_UP)
+    panel.wait_for_selector(f"#current-question:has-text('{FOLLOW_UP}')")
+    assert panel.inner_text("#searched-for") == f"Searched for: {RETURN_QUESTION} {FOLLOW_UP}"
+    # The first turn stacks above the current answer.
+    turns = panel.locator("#thread .turn")
+    assert turns.count() == 1 and RETURN_QUESTION in turns.first.inner_text()
+    assert "within 30 days of delivery" in turns.first.inner_text()
+    assert "photo" in panel.inner_text("#answer")
+    screenshot(panel, "panel-400-follow-up")
+    panel.click("#thumb-up")
+    panel.wait_for_selector("#feedback-status:has-text('Thanks')")
+    conversations = server.app.state.conversations
+    with sqlite3.connect(conversations.path) as db:
+        (latest,) = db.execute("SELECT answer_id FROM turns ORDER BY asked_at DESC LIMIT 1").fetchone()
+    with sqlite3.connect(server.app.state.feedback.path) as db:
+        assert db.execute("SELECT question, answer_id FROM feedback").fetchall() == [(FOLLOW_UP, latest)]
+
+
+def test_new_conversation_clears_the_thread_and_starts_over(panel, server) -> None:
+    ask(panel, RETURN_QUESTION)
+    ask(panel, FOLLOW_UP)
+    assert panel.locator("#thread .turn").count() == 1
+    with panel.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        panel.click("#new-conversation")
+    assert deleted.value.status == 204
+    assert panel.locator("#thread-section").is_hidden() and panel.locator("#result").is_hidden()
+    assert panel.locator("#conversation-bar").is_hidden()
+    assert panel.evaluate("document.activeElement.id") == "question"
+    assert server.app.state.conversations.count("anonymous") == 0
+    # The same words now start a new conversation: nothing earlier is read with them.
+    ask(panel, FOLLOW_UP)
+    assert panel.locator("#searched-for").is_hidden() and panel.locator("#thread .turn").count() == 0
+
+
+def test_with_an_llm_the_panel_streams_answers_and_shows_the_condensed_question(browser, serve, service) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from tests.test_llm_answer import llm_service
+
+    standalone = "How do I report an item that arrived damaged?"
+    replies = [
+        "You can return any item within 30 days of delivery for a full refund [1].",
+        standalone,
+        "If an item arrives damaged, send a photo to support@nordvik.example within 7 days [1].",
+    ]
+    server = serve(llm_service(service, FakeListChatModel(responses=replies)))
+    context = browser.new_context(viewport={"width": 400, "height": 900}, base_url=server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto("/")
+    # The panel learns from the session whether answers stream; wait until it knows.
+    page.wait_for_selector("#key-status:has-text('No key needed')", state="attached")
+    with page.expect_request(lambda r: r.url.endswith("/v1/ask/stream")) as streamed:
+        ask(page, RETURN_QUESTION)
+    assert streamed.value.method == "POST"
+    page.wait_for_selector("#answer:has-text('within 30 days of delivery for a full refund.')")
+    ask(page, FOLLOW_UP)
+    page.wait_for_selector("#searched-for:not([hidden])")
+    assert page.inner_text("#searched-for") == f"Searched for: {standalone}"
+    assert "send a photo" in page.inner_text("#answer")
+    context.close()

@@ -94,7 +94,10 @@ def test_ask_json_is_the_api_body(corpus, settings, capsys) -> None:
     code, out = run(capsys, settings, "ask", "How many days to return an item?", "--json")
     body = json.loads(out)
     assert code == 0
-    assert set(body) == {"answer", "found", "language", "citations", "related", "index_version", "timings_ms"}
+    assert {"answer", "found", "language", "citations", "related", "index_version", "timings_ms"} <= set(body)
+    # The CLI keeps no conversation: no ids, but it says what it searched.
+    assert body["conversation_id"] is None and body["answer_id"] is None
+    assert body["searched_for"] == "How many days to return an item?"
     assert body["found"] and body["citations"][0]["source"] == "returns.md"
 
 

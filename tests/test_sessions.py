@@ -136,6 +136,7 @@ def test_a_wrong_key_signs_nobody_in(client) -> None:
         "role": None,
         "expires_at": None,
         "csrf_token": None,
+        "llm_answers": False,
     }
 
 

@@ -1,11 +1,22 @@
-// The agents' side panel: ask, read the cited answer, copy it into a reply, rate it.
-import { ApiProblem, el, initKeyBox, postJson } from "/static/common.js";
+// The agents' side panel: a conversation with the knowledge base. Ask, ask follow-ups, read the
+// cited answer, copy it into a reply, rate it.
+import {
+  ApiProblem,
+  currentSession,
+  el,
+  initKeyBox,
+  postJson,
+  postStream,
+  requestJson,
+  sessionSettled,
+} from "/static/common.js";
 
 const RECENT_KEY = "assistant.recentQuestions";
 const RECENT_MAX = 8;
 const $ = (id) => document.getElementById(id);
 
-const state = { question: "", response: null, controller: null, rating: null };
+// `turns` are the earlier turns of the conversation shown above the current answer.
+const state = { question: "", response: null, controller: null, rating: null, conversationId: null, turns: [] };
 
 // ---- answer and citations -------------------------------------------------------------------
 
@@ -121,7 +132,18 @@ function card(item) {
   );
 }
 
-function renderResult(response) {
+/** "Searched for: ..." when the conversation changed what was searched, else "". */
+export function searchedForText(question, response) {
+  const searched = (response.searched_for || "").trim();
+  return searched && searched !== question.trim() ? `Searched for: ${searched}` : "";
+}
+
+function renderResult(question, response) {
+  $("current-question").textContent = question;
+  $("current-question").lang = response.language || "";
+  const searched = searchedForText(question, response);
+  $("searched-for").textContent = searched;
+  $("searched-for").hidden = !searched;
   const found = response.found;
   const shown = found ? response.citations : response.related;
   const numbers = new Set(shown.map((c) => c.n));
@@ -166,6 +188,79 @@ function showError(message) {
   box.hidden = !message;
 }
 
+function turnItem(turn) {
+  const searched = searchedForText(turn.question, turn.response);
+  return el(
+    "li",
+    { class: "turn" },
+    el("p", { class: "turn-question", lang: turn.response.language || null }, turn.question),
+    searched ? el("p", { class: "searched-for" }, searched) : null,
+    el("p", { class: "turn-answer", lang: turn.response.language || null }, turn.response.answer),
+  );
+}
+
+function renderThread() {
+  $("thread").replaceChildren(...state.turns.map(turnItem));
+  $("thread-section").hidden = state.turns.length === 0;
+  $("conversation-bar").hidden = !state.conversationId;
+}
+
+/** Start over: the server forgets the conversation, the panel clears the thread. */
+async function newConversation() {
+  if (state.controller) state.controller.abort();
+  const id = state.conversationId;
+  state.conversationId = null;
+  state.turns = [];
+  state.question = "";
+  state.response = null;
+  $("result").hidden = true;
+  showError("");
+  renderThread();
+  $("question").value = "";
+  $("question").focus();
+  $("status").textContent = "New conversation started.";
+  if (id) {
+    try {
+      await requestJson(`/v1/conversations/${encodeURIComponent(id)}`, { method: "DELETE" });
+    } catch {
+      // Already expired or gone: starting over needs nothing more.
+    }
+  }
+}
+
+/** The answer from /v1/ask, or from the stream route (drafts shown as they arrive) with an LLM. */
+async function fetchAnswer(body, signal) {
+  await sessionSettled();
+  if (!currentSession().llm_answers) return postJson("/v1/ask", body, { signal });
+  let final = null;
+  let drafting = false;
+  await postStream(
+    "/v1/ask/stream",
+    body,
+    (name, data) => {
+      if (name === "draft") {
+        const answer = $("answer");
+        if (!drafting) {
+          // The draft replaces the previous answer until the checked one arrives.
+          drafting = true;
+          $("current-question").textContent = body.question;
+          $("searched-for").hidden = true;
+          $("not-found").hidden = true;
+          answer.replaceChildren();
+          $("result").hidden = false;
+        }
+        answer.hidden = false;
+        answer.append(document.createTextNode(data.text));
+      } else if (name === "answer") {
+        final = data;
+      }
+    },
+    { signal },
+  );
+  if (!final) throw new ApiProblem("The answer was cut off; try again.");
+  return final;
+}
+
 async function ask(question) {
   question = question.trim();
   if (!question) {
@@ -180,10 +275,30 @@ async function ask(question) {
   setBusy(true);
   rememberQuestion(question);
   try {
-    const response = await postJson("/v1/ask", { question }, { signal: controller.signal });
+    const body = { question };
+    if (state.conversationId) body.conversation_id = state.conversationId;
+    let response;
+    try {
+      response = await fetchAnswer(body, controller.signal);
+    } catch (error) {
+      // The conversation expired on the server: carry on in a new one.
+      if (!(error instanceof ApiProblem) || error.code !== "conversation_not_found") throw error;
+      state.conversationId = null;
+      state.turns = [];
+      response = await fetchAnswer({ question }, controller.signal);
+    }
+    if (state.response && response.conversation_id === state.conversationId) {
+      state.turns.push({ question: state.question, response: state.response });
+    } else {
+      state.turns = [];
+    }
+    state.conversationId = response.conversation_id || null;
     state.question = question;
     state.response = response;
-    renderResult(response);
+    renderThread();
+    renderResult(question, response);
+    // Typing the follow-up replaces the question just asked.
+    if (document.activeElement === $("question")) $("question").select();
     $("status").textContent = response.found
       ? `Answer ready with ${response.citations.length} source${response.citations.length === 1 ? "" : "s"}.`
       : "Not found in the knowledge base. Related passages are shown.";
@@ -259,6 +374,7 @@ async function sendFeedback(rating, comment) {
       rating,
       comment: comment || null,
       sources: [...new Set(sources)],
+      answer_id: response.answer_id || null,
     });
     $("comment-form").hidden = true;
     for (const id of ["thumb-up", "thumb-down"]) $(id).disabled = true;
@@ -355,6 +471,7 @@ async function init() {
     sendFeedback("down", $("comment").value.trim());
   });
   $("cancel-feedback").addEventListener("click", resetFeedback);
+  $("new-conversation").addEventListener("click", newConversation);
   $("clear-recent").addEventListener("click", () => {
     saveRecent([]);
     renderRecent();

@@ -75,6 +75,11 @@ export function signIn(key) {
   return settleSession(postJson("/v1/session", { key: (key || "").trim() }, { waitForSignIn: false }));
 }
 
+/** Resolves once no sign-in or session lookup is in flight. */
+export async function sessionSettled() {
+  while (signingIn) await signingIn;
+}
+
 export async function signOut() {
   session = await requestJson("/v1/session", { method: "DELETE" });
   return session;
@@ -156,39 +161,84 @@ const UNAUTHORISED = {
   missing_api_key: "This assistant needs an API key: enter the key from your administrator under Key, top right.",
 };
 
-/** fetch + JSON, turning every failure into an ApiProblem with a message fit to show. */
-export async function requestJson(url, options = {}) {
-  const { waitForSignIn = true, ...fetchOptions } = options;
-  if (waitForSignIn && signingIn) await signingIn;
-  options = fetchOptions;
-  let response;
-  const headers = { Accept: "application/json", ...(options.headers || {}) };
-  const method = (options.method || "GET").toUpperCase();
+function headersFor(method, extra = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (UNSAFE_METHODS.has(method) && session.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
+  return headers;
+}
+
+async function send(url, options) {
   try {
-    response = await fetch(url, { ...options, headers, credentials: "same-origin" });
+    return await fetch(url, { ...options, credentials: "same-origin" });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiProblem("Could not reach the assistant. Check the connection and try again.");
   }
+}
+
+/** The ApiProblem for a refused request, from the common error shape when the server sent one. */
+function problemOf(response, body) {
+  const error = body && body.error;
+  const code = error ? error.code : "";
+  let message = error && error.message ? error.message : `The assistant answered with an error (HTTP ${response.status}).`;
+  if (response.status === 401) {
+    message = UNAUTHORISED[code] || UNAUTHORISED.missing_api_key;
+    session = { ...session, signed_in: false, csrf_token: null };
+  }
+  if (response.status === 401 || response.status === 403) askForKey();
+  return new ApiProblem(message, response.status, code);
+}
+
+/** fetch + JSON, turning every failure into an ApiProblem with a message fit to show. */
+export async function requestJson(url, options = {}) {
+  const { waitForSignIn = true, ...fetchOptions } = options;
+  if (waitForSignIn) await sessionSettled();
+  const method = (fetchOptions.method || "GET").toUpperCase();
+  const response = await send(url, { ...fetchOptions, headers: headersFor(method, fetchOptions.headers) });
   let body = null;
   try {
     body = await response.json();
   } catch {
     body = null;
   }
-  if (!response.ok) {
-    const error = body && body.error;
-    const code = error ? error.code : "";
-    let message = error && error.message ? error.message : `The assistant answered with an error (HTTP ${response.status}).`;
-    if (response.status === 401) {
-      message = UNAUTHORISED[code] || UNAUTHORISED.missing_api_key;
-      session = { ...session, signed_in: false, csrf_token: null };
-    }
-    if (response.status === 401 || response.status === 403) askForKey();
-    throw new ApiProblem(message, response.status, code);
-  }
+  if (!response.ok) throw problemOf(response, body);
   return body;
+}
+
+/** POST a JSON body to a server-sent-events route; calls onEvent(name, data) per event, in order. */
+export async function postStream(url, body, onEvent, options = {}) {
+  await sessionSettled();
+  const headers = headersFor("POST", { "Content-Type": "application/json", Accept: "text/event-stream" });
+  const response = await send(url, { method: "POST", headers, body: JSON.stringify(body), ...options });
+  if (!response.ok) {
+    let error = null;
+    try {
+      error = await response.json();
+    } catch {
+      error = null;
+    }
+    throw problemOf(response, error);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const name = (block.match(/^event: (.*)$/m) || [])[1] || "message";
+      const data = block
+        .split("\n")
+        .filter((line) => line.startsWith("data: "))
+        .map((line) => line.slice(6))
+        .join("\n");
+      if (data) onEvent(name, JSON.parse(data));
+    }
+    if (done) return;
+  }
 }
 
 /** Post a JSON body. */
