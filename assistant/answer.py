@@ -13,7 +13,7 @@ from assistant.retriever import Hit, SearchResult
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
 from ingest.calibration import SENTENCE_POOL, Evidence, NullStats, evidence_of, sentence_similarities
-from ingest.sentences import sentence_spans
+from ingest.store.sentence_index import quotable_spans
 
 NOT_FOUND = {
     "en": "I could not find an answer to this in the knowledge base.",
@@ -81,7 +81,7 @@ def _sentence_scores(question: str, hit_index: int, hit: Hit) -> list[_Sentence]
     text = hit.chunk.text
     wanted = set(analyze(question, hit.chunk.language)) | _raw_terms(question)
     out = []
-    for position, (start, end) in enumerate(sentence_spans(text)):
+    for position, (start, end) in enumerate(quotable_spans(text)):
         sentence = text[start:end]
         terms = set(analyze(sentence, hit.chunk.language)) | _raw_terms(sentence)
         overlap = len(wanted & terms)
@@ -213,13 +213,19 @@ class ExtractiveAnswerer:
         top_score = result.hits[0].score
         query = result.query_vector
         sentences = result.index.sentences if result.index is not None and query is not None else None
+        calibration = result.index.calibration if result.index is not None else None
+
+        def shift(passage_language: str) -> float:
+            return calibration.shift(result.language, passage_language) if calibration is not None else 0.0
+
         for index, hit in enumerate(result.hits[: self.max_passages]):
             lexical = {(s.start, s.end): s.score for s in _sentence_scores(question, index, hit)}
             spans, vectors = sentences.of(hit.chunk_int) if sentences is not None else (np.zeros((0, 2)), None)
             if len(spans) == 0 or vectors is None or query is None:
                 out += [_Sentence(index, s, e, score) for (s, e), score in lexical.items()]
                 continue
-            meaning = vectors @ query
+            # Languages compete on meaning: a Finnish question scores any Finnish sentence higher.
+            meaning = vectors @ query - shift(hit.chunk.language)
             # A passage ranked well below the first needs a clearly better sentence to lead.
             prior = PASSAGE_PRIOR * (hit.score - top_score)
             for (start, end), similarity in zip(spans.tolist(), meaning.tolist(), strict=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
@@ -29,6 +29,8 @@ SENTENCE_POOL = 5
 # collection, so the answerer adds it raw; leaving it out also spares ingest the Polish and Thai
 # analyzers (seconds to load) when a collection holds neither language.
 SIGNALS = ("dense_top", "dense_margin", "sentence_top")
+# Sentences per passage language that measure the shift between languages (plenty for a mean).
+SHIFT_SAMPLE = 5000
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class Calibration:
     bank: str  # identity of the question bank used
     languages: dict[str, NullStats]
     pooled: NullStats | None = None
+    # sentence_shift[question language][passage language]: how much higher (or lower) off-topic
+    # questions of one language score the sentences of another than those of their own.
+    sentence_shift: dict[str, dict[str, float]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,7 +104,13 @@ class Calibration:
             data["bank"],
             {k: NullStats(**v) for k, v in data["languages"].items()},
             NullStats(**pooled) if pooled else None,
+            data.get("sentence_shift"),
         )
+
+    def shift(self, question_language: str, passage_language: str) -> float:
+        """What to subtract from a sentence's similarity so that languages compete on meaning alone."""
+        row = (self.sentence_shift or {}).get(question_language, {})
+        return float(row.get(passage_language, 0.0))
 
 
 def off_topic_bank() -> dict[str, list[str]]:
@@ -118,6 +129,7 @@ def is_current(calibration: Calibration | None) -> bool:
     return (
         calibration is not None
         and calibration.pooled is not None
+        and calibration.sentence_shift is not None
         and calibration.bank == bank_identity(off_topic_bank())
     )
 
@@ -134,22 +146,58 @@ def calibrate(
     sentences: SentenceIndex,
     languages: tuple[str, ...],
     bank: dict[str, list[str]] | None = None,
+    passage_languages: Mapping[int, str] | None = None,
 ) -> Calibration | None:
-    """Ask the off-topic bank of every configured language of the collection; None for an empty collection."""
+    """Ask the off-topic bank of every configured language of the collection; None for an empty collection.
+
+    `passage_languages` (passage id -> language) lets the sentence shift between languages be measured.
+    """
     if vectors.count() == 0:
         return None
     bank = bank if bank is not None else off_topic_bank()
+    by_language = _sentences_by_language(sentences, passage_languages or {})
     out: dict[str, NullStats] = {}
+    shift: dict[str, dict[str, float]] = {}
     everything: list[Evidence] = []
     for language in languages:
         questions = bank.get(language, [])
         if not questions:
             continue
-        measured = [measure(v, vectors, sentences) for v in embed_queries(questions)]
+        queries = embed_queries(questions)
+        measured = [measure(v, vectors, sentences) for v in queries]
         found = [e for e in measured if e is not None]
         out[language] = _null_stats(found)
         everything += found
-    return Calibration(bank_identity(bank), out, _null_stats(everything) if everything else None)
+        shift[language] = _sentence_shift(queries, language, by_language)
+    return Calibration(bank_identity(bank), out, _null_stats(everything) if everything else None, shift)
+
+
+def _sentences_by_language(sentences: SentenceIndex, passage_languages: Mapping[int, str]) -> dict[str, np.ndarray]:
+    """Up to SHIFT_SAMPLE sentence vectors per passage language (an even sample of a large collection)."""
+    grouped: dict[str, list[int]] = {}
+    for chunk_int, language in sorted(passage_languages.items()):
+        grouped.setdefault(language, []).append(chunk_int)
+    out = {}
+    for language, chunk_ints in grouped.items():
+        step = max(1, len(chunk_ints) // SHIFT_SAMPLE)
+        parts = [sentences.of(i)[1] for i in chunk_ints[::step]]
+        stacked = [p for p in parts if len(p)]
+        if stacked:
+            out[language] = np.vstack(stacked)[:SHIFT_SAMPLE]
+    return out
+
+
+def _sentence_shift(queries: np.ndarray, language: str, by_language: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean similarity of the bank's questions to each language's sentences, less that to their own.
+
+    Without sentences in the question's own language the shift is measured against the language the
+    questions score highest (so no language gets a boost over the collection's own).
+    """
+    means = {other: float((queries @ vectors.T).mean()) for other, vectors in by_language.items()}
+    if not means:
+        return {}
+    own = means.get(language, max(means.values()))
+    return {other: round(mean - own, 6) for other, mean in means.items()}
 
 
 def _null_stats(found: list[Evidence]) -> NullStats:

@@ -85,3 +85,37 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 
 def has_thai(text: str) -> bool:
     return bool(_THAI.search(text))
+
+
+# A heading names a topic and answers nothing: a short line of its own, without sentence-ending
+# punctuation, digits (a date or a price is information) or a list marker, followed by more text.
+_HEADING_MAX_CHARS = 60
+_HEADING_MAX_WORDS = 8
+# Thai writes a whole clause without spaces, so its headings are told by length alone.
+_HEADING_MAX_THAI_CHARS = 32
+_HEADING_END = re.compile(r"[.!?…:;,)\]\"'”’]$")
+_LIST_MARKER = re.compile(r"^(?:[-*•·–]|\d+[.)])\s")
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
+
+
+def _looks_like_heading(line: str) -> bool:
+    if _MARKDOWN_HEADING.match(line):
+        return True
+    longest = _HEADING_MAX_THAI_CHARS if has_thai(line) else _HEADING_MAX_CHARS
+    if len(line) > longest or len(line.split()) > _HEADING_MAX_WORDS:
+        return False
+    return not (_HEADING_END.search(line) or _LIST_MARKER.match(line) or any(ch.isdigit() for ch in line))
+
+
+def heading_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the lines of `text` that are headings: never quoted as an answer.
+
+    A last line is never a heading (a heading introduces something), nor is the only line.
+    """
+    out: list[tuple[int, int]] = []
+    lines = [m for m in re.finditer(r"[^\n]+", text) if m.group(0).strip()]
+    for match in lines[:-1]:
+        start, end = _strip(text, match.start(), match.end())
+        if _looks_like_heading(text[start:end]):
+            out.append((start, end))
+    return out

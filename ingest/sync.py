@@ -40,8 +40,8 @@ from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable
 __all__ = ["SIDECAR_SUFFIX", "SourceReport", "SourcesReport", "SyncOptions", "SyncReport", "scan", "sync_folder"]
 log = logging.getLogger(__name__)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-# Bump when loaders or the chunker change the passages they produce, so indexes get rebuilt.
-PIPELINE_VERSION = 5
+# Bump when loaders, the chunker or the quotable sentences change what a file yields, so indexes get rebuilt.
+PIPELINE_VERSION = 6
 
 
 class Progress(Protocol):
@@ -459,6 +459,7 @@ class _Sync:
             vector_index,
             sentence_index,
             self.options.languages,
+            passage_languages={chunk_int_id(c.chunk_id): c.language for c in all_chunks},
         )
         manifest.calibration = calibration.to_dict() if calibration is not None else None
         self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)

@@ -190,18 +190,26 @@ def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store,
     service.load()
     rng = random.Random(1)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(store.root), str(tmp_path / "kc.sqlite")]
+
+    def change_pages(trial: int) -> None:
+        # Every trial changes 40 pages, so each killed ingest has real work in hand when it dies.
+        for n in range(40):
+            (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} of round {trial}. " * 30)
+
+    # How long one whole ingest takes on this machine now, so the kills land before and after its
+    # publish on a loaded machine as on a quiet one.
+    change_pages(-1)
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True)
+    whole = time.monotonic() - started
     kept_previous = 0
     for trial in range(20):
         live = store.current_version()
         served = _answers_once_caught_up(service, live)
-        # Every trial changes 40 pages, so each killed ingest has real work in hand when it dies.
-        for n in range(40):
-            (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} of round {trial}. " * 30)
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(store.root), str(tmp_path / "kc.sqlite")],
-            env=env,
-        )
-        time.sleep(rng.uniform(0.2, 3.0))
+        change_pages(trial)
+        proc = subprocess.Popen(command, env=env)
+        time.sleep(rng.uniform(0.1, 1.5) * whole)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         loaded = store.load()  # never raises: CURRENT always names a complete version

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.documents import Chunk
-from ingest.sentences import sentence_spans
+from ingest.sentences import heading_spans, sentence_spans
 
 FILE = "sentences.npz"
 # Shorter spans ("Yes.", a bullet's label) never answer a question on their own.
@@ -20,8 +20,20 @@ MIN_SENTENCE_CHARS = 8
 
 
 def quotable_spans(text: str) -> list[tuple[int, int]]:
-    """The sentence spans of a passage worth embedding and quoting."""
-    return [(s, e) for s, e in sentence_spans(text) if e - s >= MIN_SENTENCE_CHARS]
+    """The sentence spans of a passage worth embedding and quoting.
+
+    Headings and questions are left out: they restate a question's topic, so by meaning they score
+    as high as the sentence that answers it ("Requesting a full tax invoice" above the steps, an FAQ's
+    "Can I change my order?" above its answer), and quoting them answers nothing.
+    """
+    headings = heading_spans(text)
+    return [
+        (s, e)
+        for s, e in sentence_spans(text)
+        if e - s >= MIN_SENTENCE_CHARS
+        and not text[s:e].rstrip().endswith("?")
+        and not any(hs <= s and e <= he for hs, he in headings)
+    ]
 
 
 class SentenceIndex:
