@@ -106,8 +106,15 @@ def question_evidence(result: SearchResult) -> Evidence | None:
     """The retrieval signals of one question (see ingest.calibration), as measured at ingest for the null bank."""
     if result.query_vector is None or result.index is None:
         return None
+    index, language = result.index, result.language
+    calibration = index.calibration
+
+    def shift(chunk_int: int) -> float:
+        chunk = index.chunks.get(chunk_int)
+        return calibration.shift(language, chunk.language) if calibration is not None and chunk is not None else 0.0
+
     sentences = sentence_similarities(
-        result.query_vector, result.dense_ids[:SENTENCE_POOL].tolist(), result.index.sentences
+        result.query_vector, result.dense_ids[:SENTENCE_POOL].tolist(), index.sentences, shift
     )
     return evidence_of(result.dense_scores, sentences, result.coverage)
 

@@ -57,11 +57,19 @@ def evidence_of(dense_scores: np.ndarray, sentence_scores: np.ndarray, coverage:
     return Evidence(top, margin, sentence, float(min(max(coverage, 0.0), 1.0)))
 
 
-def sentence_similarities(query: np.ndarray, chunk_ints: list[int], sentences: SentenceIndex) -> np.ndarray:
-    """Cosine similarity of the question with every quotable sentence of the given passages."""
-    parts = [sentences.of(i)[1] for i in chunk_ints]
-    stacked = [p for p in parts if len(p)]
-    return np.vstack(stacked) @ query if stacked else np.zeros(0, dtype=np.float32)
+def sentence_similarities(
+    query: np.ndarray, chunk_ints: list[int], sentences: SentenceIndex, shift: Callable[[int], float] | None = None
+) -> np.ndarray:
+    """Cosine similarity of the question with every quotable sentence of the given passages.
+
+    `shift(passage id)` is subtracted from that passage's sentences (see Calibration.shift).
+    """
+    parts = []
+    for chunk_int in chunk_ints:
+        vectors = sentences.of(chunk_int)[1]
+        if len(vectors):
+            parts.append(vectors @ query - (shift(chunk_int) if shift is not None else 0.0))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 @dataclass
@@ -134,10 +142,12 @@ def is_current(calibration: Calibration | None) -> bool:
     )
 
 
-def measure(query: np.ndarray, vectors: VectorIndex, sentences: SentenceIndex) -> Evidence | None:
+def measure(
+    query: np.ndarray, vectors: VectorIndex, sentences: SentenceIndex, shift: Callable[[int], float] | None = None
+) -> Evidence | None:
     """A question's dense evidence over a whole collection, as the query side computes it without filters."""
     ids, scores = vectors.search(query, EVIDENCE_POOL)
-    return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences), 0.0)
+    return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences, shift), 0.0)
 
 
 def calibrate(
@@ -164,12 +174,17 @@ def calibrate(
         if not questions:
             continue
         queries = embed_queries(questions)
-        measured = [measure(v, vectors, sentences) for v in queries]
+        shift[language] = _sentence_shift(queries, language, by_language)
+        shift_of = _shift_by_passage(shift[language], passage_languages or {})
+        measured = [measure(v, vectors, sentences, shift_of) for v in queries]
         found = [e for e in measured if e is not None]
         out[language] = _null_stats(found)
         everything += found
-        shift[language] = _sentence_shift(queries, language, by_language)
     return Calibration(bank_identity(bank), out, _null_stats(everything) if everything else None, shift)
+
+
+def _shift_by_passage(row: dict[str, float], passage_languages: Mapping[int, str]) -> Callable[[int], float]:
+    return lambda chunk_int: row.get(passage_languages.get(chunk_int, ""), 0.0)
 
 
 def _sentences_by_language(sentences: SentenceIndex, passage_languages: Mapping[int, str]) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import pytest
 
 import assistant.retriever as retriever_module
 import ingest.calibration as calibration
-from assistant.answer import ExtractiveAnswerer
+from assistant.answer import ExtractiveAnswerer, question_evidence
 from assistant.retriever import Retriever
 from ingest.embedder import normalise, rough_token_count
 from ingest.sentences import heading_spans
@@ -149,3 +149,19 @@ def test_without_a_measured_shift_the_same_language_sentence_wins(bilingual, mon
     result = retriever.search(QUESTION, 5)
     answer = ExtractiveAnswerer(min_confidence=-100, max_sentences=1).answer(QUESTION, result)
     assert answer.text == f"{PL_TOPIC} [1]"
+
+
+def test_the_evidence_for_not_found_weighs_sentences_with_the_same_shift(bilingual) -> None:
+    retriever, index = bilingual
+    result = retriever.search(QUESTION, 5)
+    evidence = question_evidence(result)
+    shift = index.calibration.shift
+    query = VECTORS[QUESTION]
+    shifted = [query @ VECTORS[FI_ANSWER] - shift("pl", "fi"), query @ VECTORS[PL_TOPIC] - shift("pl", "pl")]
+    assert evidence is not None and evidence.sentence_top == pytest.approx(max(shifted), abs=1e-3)
+    # The bank's questions were measured the same way: their Finnish sentences carry the same shift.
+    null = index.calibration.languages["pl"]
+    bank = [
+        max(VECTORS[q] @ VECTORS[FI_ANSWER] - shift("pl", "fi"), VECTORS[q] @ VECTORS[PL_TOPIC]) for q in BANK["pl"]
+    ]
+    assert null.mean["sentence_top"] == pytest.approx(float(np.mean(bank)), abs=1e-3)
