@@ -1,0 +1,283 @@
+"""The assistant end to end on Qdrant (local mode; a server when ASSISTANT_QDRANT_URL is set) against FAISS."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import cli, components
+from assistant.components import build_store
+from assistant.retriever import Filters
+from assistant.service import KnowledgeService, ServiceConfig
+from assistant.settings import Settings
+from ingest.embedding_cache import EmbeddingCache
+from ingest.store import qdrant_index
+from ingest.store.layout import IndexError_, IndexStore
+from ingest.sync import SyncOptions, sync_folder
+from tests.conftest import write_corpus
+from tests.fakes import FakeEmbedder
+
+QUESTIONS = [
+    "How many days do I have to return an item?",
+    "Kuinka kauan toimitus kestää?",
+    "Jak długo trwa zwrot pieniędzy?",
+    "การจัดส่งช่วงสงกรานต์ล่าช้ากี่วัน",
+    "damaged item photo",
+]
+SERVER = os.environ.get("ASSISTANT_QDRANT_URL", "")
+needs_server = pytest.mark.skipif(
+    not SERVER,
+    reason="needs a Qdrant server: set ASSISTANT_QDRANT_URL (and ASSISTANT_QDRANT_API_KEY); "
+    "local mode has no shards, replicas or snapshots",
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients():  # type: ignore[no-untyped-def]
+    yield
+    qdrant_index.close_clients()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    fake = FakeEmbedder()
+    for module in (components, cli):
+        monkeypatch.setattr(module, "build_embedder", lambda settings: fake)
+        monkeypatch.setattr(module, "model_id", lambda settings: fake.model_id)
+    return fake
+
+
+def settings_for(tmp_path: Path, backend: str, **extra: object) -> Settings:
+    return Settings(
+        index_dir=tmp_path / f"index-{backend}",
+        cache_dir=tmp_path / "cache",
+        min_dense_score=0.4,
+        vector_backend=backend,  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def run(capsys: pytest.CaptureFixture[str], settings: Settings, *argv: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = cli.main(list(argv), settings=settings)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def cited(answer: dict) -> list[tuple[str, str | None]]:  # type: ignore[type-arg]
+    return [(c["source"], c["section"]) for c in answer["citations"]]
+
+
+def qdrant_store(tmp_path: Path, **extra: object) -> IndexStore:
+    return build_store(settings_for(tmp_path, "qdrant", **extra))
+
+
+def alias_target(store: IndexStore) -> str | None:
+    client = qdrant_index.handle(store.connection).client
+    found = [a.collection_name for a in client.get_aliases().aliases if a.alias_name == store.connection.name]
+    return found[0] if found else None
+
+
+def collections(store: IndexStore) -> set[str]:
+    client = qdrant_index.handle(store.connection).client
+    prefix = store.connection.name + "_"
+    return {c.name for c in client.get_collections().collections if c.name.startswith(prefix)}
+
+
+def test_ingest_and_ask_give_the_same_citations_as_faiss(corpus, fake, tmp_path, capsys) -> None:
+    faiss, qdrant = settings_for(tmp_path, "faiss"), settings_for(tmp_path, "qdrant")
+    for settings in (faiss, qdrant):
+        code, report = run(capsys, settings, "ingest", str(corpus), "--json")
+        assert code == 0 and len(report["added"]) == 4
+    _, status = run(capsys, qdrant, "status", "--json")
+    assert status["backends"]["vectors"] == "qdrant" and status["backends"]["keywords"] == "bm25"
+    assert status["backends"]["collection"] == f"kb_{status['index_version']}"
+    _, status = run(capsys, faiss, "status", "--json")
+    assert status["backends"]["vectors"] == "faiss (flat)"
+    for question in QUESTIONS:
+        _, expected = run(capsys, faiss, "ask", question, "--json")
+        _, answer = run(capsys, qdrant, "ask", question, "--json")
+        assert cited(answer) == cited(expected), question
+        assert (answer["found"], answer["answer"]) == (expected["found"], expected["answer"])
+        assert [c["score"] for c in answer["citations"]] == pytest.approx([c["score"] for c in expected["citations"]])
+
+
+def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedder, cache) -> None:
+    files = {f"public-{i}.md": f"# Parcel {i}\n\nParcels of size {i} ship within {i} days." for i in range(6)}
+    files["secret.md"] = "# Parcel prices for partners\n\nPartner parcels ship within 1 day at a discount."
+    files["secret.md.meta.json"] = json.dumps({"groups": ["partners"]})
+    root = write_corpus(tmp_path / "kb", files)
+    store = qdrant_store(tmp_path)
+    sync_folder(root, store, embedder, embedder.model_id, cache)
+    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    retriever = service.retriever()
+    for query in ("partner parcels ship within 1 day", "parcel discount", "parcels"):
+        for mode in ("dense", "hybrid"):
+            hits = retriever.search(query, 10, Filters(groups=("agents",)), mode).hits  # type: ignore[arg-type]
+            assert hits and all(h.chunk.source != "secret.md" for h in hits)
+        assert retriever.search(query, 10, Filters(groups=("partners",))).hits[0].chunk.source == "secret.md"
+    client = qdrant_index.handle(store.connection).client
+    secret = [i for i, c in retriever.index.chunks.items() if c.source == "secret.md"]
+    (record,) = client.retrieve(f"kb_{retriever.index.version}", secret[:1], with_payload=True)
+    assert record.payload is not None
+    assert record.payload["groups"] == ["partners"] and record.payload["doc_id"] == "secret.md"
+    assert record.payload["lang"] == "en" and record.payload["version"] == retriever.index.version
+
+
+def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_were(
+    corpus, tmp_path, embedder, cache, monkeypatch
+) -> None:
+    store = qdrant_store(tmp_path)
+    first = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    assert service.retriever().index.version == first.index_version
+    (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
+    client = qdrant_index.handle(store.connection).client
+    real_upsert, calls = client.upsert, []
+
+    def upsert_then_die(name, points, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(name)
+        if len(calls) == 3:
+            raise ConnectionError("Qdrant went away")
+        return real_upsert(name, points, **kwargs)
+
+    monkeypatch.setattr(qdrant_index, "BATCH", 4)
+    monkeypatch.setattr(client, "upsert", upsert_then_die)
+    with pytest.raises(ConnectionError):
+        sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    # The copy had started: a half-filled collection exists, but nothing points at it.
+    assert len(collections(store)) == 2
+    assert alias_target(store) == f"kb_{first.index_version}"
+    assert store.current_version() == first.index_version
+    assert service.retriever().index.version == first.index_version
+    assert service.search("gift wrapping", 3)[0].hits[0].chunk.source != "new.md"
+    monkeypatch.setattr(client, "upsert", real_upsert)
+    second = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    # The next ingest drops the abandoned collection and publishes its own.
+    assert collections(store) == {f"kb_{first.index_version}", f"kb_{second.index_version}"}
+    assert alias_target(store) == f"kb_{second.index_version}"
+
+
+def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, tmp_path, embedder, cache) -> None:
+    store = qdrant_store(tmp_path)
+    keep_two = SyncOptions(keep_versions=2)
+    sync_folder(corpus, store, embedder, embedder.model_id, cache, keep_two)
+    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service.load()
+    published = []
+    for n in range(3):
+        (corpus / f"new-{n}.md").write_text(f"# Gift wrapping {n}\n\nGift wrapping style {n} costs {n} euros.")
+        report = sync_folder(corpus, store, embedder, embedder.model_id, cache, keep_two)
+        published.append(report.index_version)
+        assert alias_target(store) == f"kb_{report.index_version}"
+        deadline = time.monotonic() + 20
+        while service.retriever().index.version != report.index_version:
+            assert time.monotonic() < deadline, "the service never switched to the new version"
+            time.sleep(0.02)
+        hits = service.search(f"gift wrapping style {n}", 3)[0].hits
+        assert hits[0].chunk.source == f"new-{n}.md"
+    # keep_versions=2 on disk, and the same two collections on Qdrant.
+    assert collections(store) == {f"kb_{v}" for v in published[-2:]}
+    assert set(store.finished_versions()) == set(published[-2:])
+
+
+def test_switching_the_backend_moves_the_vectors_without_embedding_again(corpus, tmp_path, embedder) -> None:
+    cache = EmbeddingCache(tmp_path / "other-cache.sqlite")  # a cold cache: a re-embed would show
+    try:
+        faiss_store = IndexStore(tmp_path / "index")
+        sync_folder(corpus, faiss_store, embedder, embedder.model_id, cache)
+        before = faiss_store.load()
+        embedded = len(embedder.embedded)
+        cache.close()
+        cache = EmbeddingCache(tmp_path / "empty-cache.sqlite")
+        moved = build_store(settings_for(tmp_path, "qdrant"), tmp_path / "index")
+        report = sync_folder(corpus, moved, embedder, embedder.model_id, cache)
+        assert report.embedded == 0 and len(embedder.embedded) == embedded
+        after = moved.load()
+        assert (
+            after.manifest.backends["vectors"]["name"] == "qdrant" and after.vectors.count() == before.vectors.count()
+        )
+        query = before.vectors.vectors(np.array(sorted(before.chunks)[:1]))[0]
+        assert list(after.vectors.search(query, 5)[0]) == list(before.vectors.search(query, 5)[0])
+    finally:
+        cache.close()
+
+
+def test_a_local_storage_held_by_another_process_is_a_clear_error(corpus, tmp_path, embedder, cache) -> None:
+    store = qdrant_store(tmp_path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from qdrant_client import QdrantClient; "
+            f"c = QdrantClient(path={str(store.root / 'qdrant')!r}); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(IndexError_, match="Another process.*ASSISTANT_QDRANT_URL"):
+            sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    assert alias_target(store) == f"kb_{store.current_version()}"
+
+
+# --- A real Qdrant server (skipped without ASSISTANT_QDRANT_URL) ---
+
+
+def server_store(tmp_path: Path, **extra: object) -> IndexStore:
+    """An index on the server under an alias of its own, so runs never touch each other's collections."""
+    alias = f"test{secrets.token_hex(4)}"
+    key = os.environ.get("ASSISTANT_QDRANT_API_KEY", "")
+    return qdrant_store(tmp_path, qdrant_url=SERVER, qdrant_api_key=key, qdrant_collection=alias, **extra)
+
+
+def drop_all(store: IndexStore) -> None:
+    client = qdrant_index.handle(store.connection).client
+    client.delete_alias(store.connection.name)
+    for name in collections(store):
+        client.delete_collection(name)
+
+
+@needs_server
+def test_server_collections_are_sharded_and_replicated_as_configured(corpus, tmp_path, embedder, cache) -> None:
+    store = server_store(tmp_path, qdrant_shards=2, qdrant_replicas=2)
+    try:
+        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        info = qdrant_index.handle(store.connection).client.get_collection(
+            f"{store.connection.name}_{report.index_version}"
+        )
+        assert info.config.params.shard_number == 2 and info.config.params.replication_factor == 2
+        assert set(info.payload_schema) == set(qdrant_index.PAYLOAD_FIELDS)
+        assert store.load().vectors.count() == report.chunks
+    finally:
+        drop_all(store)
+
+
+@needs_server
+def test_server_snapshot_of_the_live_version_lists_and_serves(corpus, tmp_path, embedder, cache) -> None:
+    store = server_store(tmp_path)
+    try:
+        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        client = qdrant_index.handle(store.connection).client
+        name = f"{store.connection.name}_{report.index_version}"
+        snapshot = client.create_snapshot(name, wait=True)
+        assert snapshot is not None and snapshot.name in {s.name for s in client.list_snapshots(name)}
+        service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+        assert service.search("return an item within 30 days", 3)[0].hits[0].chunk.source == "returns.md"
+        client.delete_snapshot(name, snapshot.name, wait=True)
+    finally:
+        drop_all(store)
