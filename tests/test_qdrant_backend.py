@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -185,6 +186,20 @@ def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, t
     # keep_versions=2 on disk, and the same two collections on Qdrant.
     assert collections(store) == {f"kb_{v}" for v in published[-2:]}
     assert set(store.finished_versions()) == set(published[-2:])
+
+
+def test_repeated_loads_open_one_client_and_leak_no_files_or_threads(corpus, tmp_path, embedder, cache) -> None:
+    store = qdrant_store(tmp_path)
+    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    for _ in range(3):
+        KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).load()
+    fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    for _ in range(30):
+        fresh = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4))
+        fresh.load()
+        assert fresh.search("returns", 3)[0].hits
+    assert len(os.listdir("/proc/self/fd")) <= fds
+    assert threading.active_count() <= threads
 
 
 def test_switching_the_backend_moves_the_vectors_without_embedding_again(corpus, tmp_path, embedder) -> None:
