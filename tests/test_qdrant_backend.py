@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from qdrant_client import models as qm
 
 from assistant import cli, components
 from assistant.components import build_store
@@ -262,7 +263,9 @@ def server_store(tmp_path: Path, **extra: object) -> IndexStore:
 
 def drop_all(store: IndexStore) -> None:
     client = qdrant_index.handle(store.connection).client
-    client.delete_alias(store.connection.name)
+    drop = qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=store.connection.name))
+    if alias_target(store) is not None:
+        client.update_collection_aliases(change_aliases_operations=[drop])
     for name in collections(store):
         client.delete_collection(name)
 

@@ -6,6 +6,7 @@ brute force in memory, and a storage that one process at a time may open (Qdrant
 
 from __future__ import annotations
 
+import atexit
 import json
 import secrets
 import threading
@@ -78,6 +79,10 @@ def close_clients() -> None:
         for found in _handles.values():
             found.client.close()
         _handles.clear()
+
+
+# Before interpreter teardown, or the local client's own __del__ fails to import its unlock code.
+atexit.register(close_clients)
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
@@ -267,11 +272,12 @@ class QdrantCatalog:
     def publish(self, version: str) -> None:
         alias, target = self.connection.name, f"{self.connection.name}_{version}"
         # Delete and create in one call: Qdrant applies the list atomically, readers never see no alias.
-        operations: list[qm.DeleteAliasOperation | qm.CreateAliasOperation] = [
-            qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)),
-            qm.CreateAliasOperation(create_alias=qm.CreateAlias(collection_name=target, alias_name=alias)),
-        ]
+        # The first publish has nothing to delete (a server refuses to delete an alias it lacks).
+        create = qm.CreateAliasOperation(create_alias=qm.CreateAlias(collection_name=target, alias_name=alias))
+        operations: list[qm.DeleteAliasOperation | qm.CreateAliasOperation] = [create]
         with self._handle.use():
+            if any(a.alias_name == alias for a in self._handle.client.get_aliases().aliases):
+                operations.insert(0, qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)))
             self._handle.client.update_collection_aliases(change_aliases_operations=operations)
 
     def live(self) -> str | None:
