@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
+import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -164,6 +167,57 @@ def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_w
     # The next ingest drops the abandoned collection and publishes its own.
     assert collections(store) == {f"kb_{first.index_version}", f"kb_{second.index_version}"}
     assert alias_target(store) == f"kb_{second.index_version}"
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+    from tests.fakes import FakeEmbedder
+    emb = FakeEmbedder()
+    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2]), "qdrant"), emb, emb.model_id,
+                EmbeddingCache(Path(sys.argv[3])))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_during_ingest_never_points_the_alias_at_an_incomplete_collection(corpus, tmp_path, embedder) -> None:
+    store = IndexStore(tmp_path / "index", "qdrant")
+    kill_cache = tmp_path / "kc.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    rng = random.Random(3)
+    for trial in range(6):
+        for n in range(40):
+            (corpus / f"page{n}.md").write_text(f"# Page {n}\n\n" + f"Sentence {n} of round {trial}. " * 30)
+        # This process must not hold the local storage while the ingest runs: Qdrant admits one opener.
+        qdrant_index.close_clients()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(store.root), str(kill_cache)], env=env
+        )
+        time.sleep(rng.uniform(0.5, 7.0))  # an ingest here takes about 5 s
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if store.current_version() is None:
+            continue  # killed before the first version was published
+        loaded = store.load()
+        assert loaded.vectors.count() == len(loaded.chunks) > 0
+        target = alias_target(store)
+        # The alias moves just before CURRENT: it names CURRENT's collection, or (killed between the
+        # two steps) a newer version whose folder and collection were already complete.
+        assert target is not None and target.removeprefix("kb_") in store.finished_versions()
+        assert target.removeprefix("kb_") >= loaded.version
+    qdrant_index.close_clients()
+    cache = EmbeddingCache(kill_cache)
+    try:
+        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    finally:
+        cache.close()
+    assert alias_target(store) == f"kb_{report.index_version}"
+    assert collections(store) == {f"kb_{v}" for v in store.finished_versions()}
 
 
 def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, tmp_path, embedder, cache) -> None:
