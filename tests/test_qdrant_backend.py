@@ -133,6 +133,15 @@ def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedde
     assert record.payload is not None
     assert record.payload["groups"] == ["partners"] and record.payload["doc_id"] == "secret.md"
     assert record.payload["lang"] == "en" and record.payload["version"] == retriever.index.version
+    # A new access group changes no passage: nothing is embedded, the payload follows the sidecar.
+    (root / "secret.md.meta.json").write_text(json.dumps({"groups": ["partners", "agents"]}), encoding="utf-8")
+    report = sync_folder(root, store, embedder, embedder.model_id, cache)
+    assert report.embedded == 0 and report.updated == ["secret.md"]
+    (record,) = client.retrieve(f"kb_{report.index_version}", secret[:1], with_payload=True)
+    assert record.payload is not None and record.payload["groups"] == ["partners", "agents"]
+    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4)).retriever()
+    hits = retriever.search("partner parcels ship within 1 day", 10, Filters(groups=("agents",))).hits
+    assert hits[0].chunk.source == "secret.md"
 
 
 def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_were(
