@@ -314,6 +314,22 @@ def test_a_local_storage_held_by_another_process_is_a_clear_error(corpus, tmp_pa
     assert alias_target(store) == f"kb_{store.current_version()}"
 
 
+# The client's start-up version check warns about the same refused connection.
+@pytest.mark.filterwarnings("ignore:Failed to obtain server version")
+def test_an_unreachable_server_is_a_clear_error_and_changes_nothing(corpus, fake, tmp_path, capsys) -> None:
+    local = settings_for(tmp_path, "qdrant")
+    assert run(capsys, local, "ingest", str(corpus), "--json")[0] == 0
+    before = build_store(local).current_version()
+    qdrant_index.close_clients()
+    # Port 9 (discard) refuses connections here: the same failure as a server that is down.
+    down = local.model_copy(update={"qdrant_url": "http://127.0.0.1:9"})
+    assert cli.main(["ingest", str(corpus), "--json"], settings=down) == 2
+    assert "Qdrant at http://127.0.0.1:9 failed" in capsys.readouterr().err
+    assert build_store(local).current_version() == before
+    with pytest.raises(IndexError_, match="127.0.0.1:9"):
+        KnowledgeService(build_store(down), fake, fake.model_id, ServiceConfig(0.4)).load()
+
+
 # --- A real Qdrant server (skipped without ASSISTANT_QDRANT_URL) ---
 
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.exceptions import AssistantError
+
 
 @dataclass(frozen=True)
 class Connection:
@@ -32,8 +34,11 @@ class Connection:
     replicas: int = 1
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(AssistantError):
     """A server-backed index cannot be reached or opened (down, wrong key, storage held by another process)."""
+
+    status = 503
+    code = "index_unavailable"
 
 
 class BackendDataMissing(RuntimeError):

@@ -2,8 +2,9 @@
 
 Layout of an index directory:
     CURRENT                 name of the live version (replaced atomically with os.replace)
-    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss, keyword.npz, keyword_vocab.json,
-                            sentences.npz
+    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss (or, with Qdrant, qdrant.json: the
+                            collection and its size), keyword.npz, keyword_vocab.json, sentences.npz
+    qdrant/                 Qdrant's local-mode storage (collections <alias>_<version>), when no server is set
     versions/.tmp-*         a version being written; never read, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
     source-runs.json        when each configured source last ran and how it went (not versioned)

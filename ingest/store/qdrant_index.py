@@ -11,13 +11,14 @@ import json
 import secrets
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ApiException
 
 from ingest.store.base import BackendDataMissing, BackendUnavailable, Connection
 
@@ -34,13 +35,20 @@ DRAFT = "draft-"
 class _Handle:
     """One client per storage or server in this process; local mode also needs one caller at a time."""
 
-    def __init__(self, client: QdrantClient, local: bool) -> None:
+    def __init__(self, client: QdrantClient, local: bool, where: str) -> None:
         self.client = client
         self.local = local
+        self.where = where
         self._lock = threading.RLock()
 
-    def use(self) -> AbstractContextManager[Any]:
-        return self._lock if self.local else nullcontext()
+    @contextmanager
+    def use(self) -> Iterator[None]:
+        """Around every client call: one at a time in local mode; a server's failures as BackendUnavailable."""
+        with self._lock if self.local else nullcontext():
+            try:
+                yield
+            except ApiException as exc:
+                raise BackendUnavailable(f"Qdrant at {self.where} failed: {exc}") from exc
 
 
 _handles: dict[str, _Handle] = {}
@@ -49,27 +57,26 @@ _handles_lock = threading.Lock()
 
 def handle(connection: Connection) -> _Handle:
     """The process's client for `connection`, opened once (a local storage admits a single opener)."""
-    key = connection.url or str((connection.root / LOCAL_FOLDER).resolve())
+    storage = connection.root / LOCAL_FOLDER
+    key = f"{connection.url} {connection.api_key}" if connection.url else str(storage.resolve())
     with _handles_lock:
         found = _handles.get(key)
         if found is not None:
             return found
+        if connection.url:
+            # Connects on the first call; failures then surface through _Handle.use.
+            client = QdrantClient(url=connection.url, api_key=connection.api_key or None)
+            _handles[key] = _Handle(client, False, connection.url)
+            return _handles[key]
+        storage.mkdir(parents=True, exist_ok=True)
         try:
-            if connection.url == ":memory:":
-                client, local = QdrantClient(location=":memory:"), True
-            elif connection.url:
-                client, local = QdrantClient(url=connection.url, api_key=connection.api_key or None), False
-            else:
-                path = connection.root / LOCAL_FOLDER
-                path.mkdir(parents=True, exist_ok=True)
-                client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
-                local = True
+            client = QdrantClient(path=str(storage), force_disable_check_same_thread=True)
         except RuntimeError as exc:
             raise BackendUnavailable(
                 f"{exc} Another process (a running `assistant serve`?) holds this local Qdrant storage: "
                 "re-index through that service (its manage page), stop it first, or set ASSISTANT_QDRANT_URL."
             ) from exc
-        _handles[key] = _Handle(client, local)
+        _handles[key] = _Handle(client, True, str(storage))
         return _handles[key]
 
 
