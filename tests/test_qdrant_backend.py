@@ -266,6 +266,34 @@ def test_repeated_loads_open_one_client_and_leak_no_files_or_threads(corpus, tmp
     assert threading.active_count() <= threads
 
 
+def test_a_serving_process_re_indexes_its_local_storage_through_its_own_ingest_job(corpus, tmp_path, fake) -> None:
+    """Local mode admits one process: the service holds the storage, and its manage page's job shares it."""
+    from assistant.components import build_service
+    from assistant.ingest_job import IngestJob
+
+    settings = settings_for(tmp_path, "qdrant")
+    cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+    try:
+        sync_folder(corpus, build_store(settings), fake, fake.model_id, cache)
+    finally:
+        cache.close()
+    service = build_service(settings)
+    before = service.retriever().index.version
+    (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
+    job = IngestJob(service, settings)
+    assert job.start(corpus)
+    job.wait(timeout=60)
+    status = job.status()
+    assert status.state == "done", status.error
+    assert status.report is not None and status.report["added"] == ["new.md"]
+    deadline = time.monotonic() + 20
+    while service.retriever().index.version == before:
+        assert time.monotonic() < deadline, "the service never switched to the re-indexed version"
+        time.sleep(0.02)
+    assert service.search("gift wrapping price", 3)[0].hits[0].chunk.source == "new.md"
+    assert alias_target(service.store) == f"kb_{service.retriever().index.version}"
+
+
 def test_switching_the_backend_moves_the_vectors_without_embedding_again(corpus, tmp_path, embedder) -> None:
     cache = EmbeddingCache(tmp_path / "other-cache.sqlite")  # a cold cache: a re-embed would show
     try:
