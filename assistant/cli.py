@@ -203,6 +203,33 @@ def abstention_line(status: dict[str, Any]) -> str:
     return f"adaptive: {status['min_confidence']} spreads above the off-topic null (best similarity {mean})"
 
 
+def backends_status(manifest: Manifest, settings: Settings, root: Path) -> dict[str, Any]:
+    """Which backends built the live version, where its vectors are, and what the next ingest uses."""
+    built = manifest.backends or {"vectors": {"name": "faiss"}, "keywords": {"name": "bm25"}}
+    vectors = built.get("vectors", {})
+    status: dict[str, Any] = {
+        "vectors": vectors.get("name", "faiss"),
+        "keywords": built.get("keywords", {}).get("name", "bm25"),
+        "next_ingest": settings.vector_backend,
+    }
+    if vectors.get("name") == "qdrant":
+        status["collection"] = vectors.get("params", {}).get("collection")
+        status["alias"] = settings.qdrant_collection
+        status["qdrant"] = settings.qdrant_url or f"local mode in {root / 'qdrant'}"
+    elif vectors.get("kind"):
+        status["vectors"] += f" ({vectors['kind']})"
+    return status
+
+
+def backends_line(status: dict[str, Any]) -> str:
+    line = f"vectors {status['vectors']}, keywords {status['keywords']}"
+    if "collection" in status:
+        line += f"; collection {status['collection']} (alias {status['alias']}) on {status['qdrant']}"
+    if status["next_ingest"] != status["vectors"].split(" ")[0]:
+        line += f"; the next ingest moves the vectors to {status['next_ingest']}"
+    return line
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     store = build_store(settings, args.index)
     manifest = store.current_manifest()
@@ -223,6 +250,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "last_ingest": manifest.created_at,
         "failures": [f.__dict__ for f in manifest.failures],
     }
+    backends = backends_status(manifest, settings, store.root)
+    status["backends"] = backends
     abstention = abstention_status(manifest, settings)
     status["abstention"] = abstention
     if args.json:
@@ -230,8 +259,9 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     table = Table(title=f"Index at {store.root}", show_header=False)
     for key, value in status.items():
-        if key not in ("failures", "abstention"):
+        if key not in ("failures", "abstention", "backends"):
             table.add_row(key, str(value))
+    table.add_row("backends", backends_line(backends))
     table.add_row("failed files", str(len(manifest.failures)))
     table.add_row("abstention", abstention_line(abstention))
     Console().print(table)

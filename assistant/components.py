@@ -15,6 +15,7 @@ from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder,
 from ingest.embedding_cache import EmbeddingCache
 from ingest.model_fetch import ensure_model
 from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
+from ingest.store.base import Connection
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
 
@@ -124,7 +125,16 @@ def build_conversation_store(settings: Settings, index_dir: Path) -> Conversatio
 
 
 def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore:
-    return IndexStore(index_dir or settings.index_dir)
+    root = Path(index_dir or settings.index_dir)
+    connection = Connection(
+        root,
+        settings.qdrant_url,
+        settings.qdrant_api_key,
+        settings.qdrant_collection,
+        settings.qdrant_shards,
+        settings.qdrant_replicas,
+    )
+    return IndexStore(root, settings.vector_backend, connection)
 
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:

@@ -181,6 +181,39 @@ class Settings(BaseSettings):
         ),
         ge=0,
     )
+    # --- Index backends beyond one machine (issue 20: Qdrant) ---
+    vector_backend: Literal["faiss", "qdrant"] = Field(
+        "faiss",
+        description=(
+            "Where passage vectors are searched: 'faiss' (in the service's memory) or 'qdrant' (a collection per "
+            "index version, alias `qdrant_collection` on the live one). Applies to the next ingest, which moves "
+            "the existing vectors across without re-embedding; keyword search stays BM25 on disk with both."
+        ),
+    )
+    qdrant_url: str = Field(
+        "",
+        description=(
+            "Qdrant server URL, e.g. http://qdrant:6333. Empty: Qdrant's local mode in <index_dir>/qdrant, which "
+            "one process at a time may open (tests, a single `assistant serve` that also re-indexes)."
+        ),
+    )
+    qdrant_api_key: str = Field("", description="API key of the Qdrant server (sent as the api-key header).")
+    qdrant_collection: str = Field(
+        "kb",
+        description=(
+            "Alias of the live version on Qdrant; collections are <alias>_<version>. One alias per index folder "
+            "when several share a server (each ingest drops the <alias>_* collections its folder no longer keeps)."
+        ),
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,60}$",
+    )
+    qdrant_shards: int = Field(
+        1, description="Shards of each new collection on a Qdrant cluster (spread over its peers).", ge=1
+    )
+    qdrant_replicas: int = Field(
+        1, description="Copies of each shard on a Qdrant cluster; 2 keeps answering when one peer is down.", ge=1
+    )
+    # --- end of index backends ---
+
     feedback_db: Path | None = Field(
         None,
         description=(

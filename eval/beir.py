@@ -113,9 +113,13 @@ def safe_name(doc_id: str) -> str:
     return f"{_UNSAFE.sub('_', doc_id).strip('_')[:80]}~{digest}"
 
 
-def cache_folder(cache_dir: Path, dataset: BeirDataset, model_id: str, chunk_max_tokens: int) -> Path:
+def cache_folder(
+    cache_dir: Path, dataset: BeirDataset, model_id: str, chunk_max_tokens: int, vector_backend: str = "faiss"
+) -> Path:
+    """Index folder of a dataset; another vector backend gets its own, so alternating runs rebuild nothing."""
     model = re.sub(r"[^A-Za-z0-9@.+_-]+", "_", model_id)
-    return cache_dir / "beir" / f"{dataset.name}-{sha256_file(dataset.corpus)[:12]}-{model}-{chunk_max_tokens}"
+    backend = "" if vector_backend == "faiss" else f"-{vector_backend}"
+    return cache_dir / "beir" / f"{dataset.name}-{sha256_file(dataset.corpus)[:12]}-{model}-{chunk_max_tokens}{backend}"
 
 
 def materialize(corpus: Path, folder: Path) -> dict[str, str]:
@@ -157,12 +161,17 @@ def build_index(
     cache: EmbeddingCache,
     options: SyncOptions,
     progress: Progress | None = None,
+    open_store: Callable[[Path], IndexStore] = IndexStore,
 ) -> tuple[Path, Callable[[str], str], SyncReport]:
-    """Build or refresh the dataset's index under cache_dir/beir; returns its index folder."""
-    root = cache_folder(cache_dir, dataset, model_id, options.chunk_max_tokens)
+    """Build or refresh the dataset's index under cache_dir/beir; returns its index folder.
+
+    `open_store` opens an index folder with the configured backends (default: FAISS).
+    """
+    backend = open_store(cache_dir / "beir").vector_backend
+    root = cache_folder(cache_dir, dataset, model_id, options.chunk_max_tokens, backend)
     renamed = materialize(dataset.corpus, root / "corpus")
     (root / IDS_FILE).write_text(json.dumps(renamed, ensure_ascii=False, indent=1), encoding="utf-8")
-    store = IndexStore(root / "index")
+    store = open_store(root / "index")
     report = sync_folder(root / "corpus", store, embedder, model_id, cache, options, progress)
     return store.root, doc_id_lookup(renamed), report
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import ExtractiveAnswerer
-from assistant.components import build_cache, build_embedder, build_service, build_sync_options, model_id
+from assistant.components import (
+    build_cache,
+    build_embedder,
+    build_service,
+    build_store,
+    build_sync_options,
+    model_id,
+)
 from assistant.exceptions import AssistantError
 from assistant.retriever import Mode, Retriever
 from assistant.settings import Settings
@@ -96,6 +103,7 @@ def _beir(
             cache,
             build_sync_options(settings),
             progress,
+            lambda root: build_store(settings, root),
         )
     finally:
         cache.close()

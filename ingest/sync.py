@@ -33,6 +33,7 @@ from ingest.parse_server import ParseServer
 from ingest.sources.base import ItemFailure, Source, SourceError, SourceItem, SourceMemory
 from ingest.sources.folder import SIDECAR_SUFFIX, FolderSource, scan
 from ingest.store.backends import create_keyword_index, create_vector_index, describe
+from ingest.store.base import VectorIndex
 from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, chunk_int_id, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable_spans
@@ -277,6 +278,17 @@ class _Sink:
         self.run.progress.advance("files")
 
 
+def _labels(chunk: Chunk, record: DocumentRecord, version: str) -> dict[str, Any]:
+    """The filter fields a backend may keep with a passage (ingest.store.base.VectorIndex.label)."""
+    return {
+        "groups": record.groups,
+        "lang": chunk.language,
+        "source": record.origin,
+        "doc_id": chunk.source,
+        "version": version,
+    }
+
+
 def _as_source_error(exc: IngestError) -> SourceError:
     error = SourceError(exc.message)
     error.reason = exc.reason
@@ -355,6 +367,8 @@ class _Sync:
     def _unchanged(self, batches: list[_Batch], dropped: set[str]) -> bool:
         if self.previous is None or not self.same_model or dropped:
             return False
+        if self.previous.vectors.describe()["name"] != self.store.vector_backend:
+            return False  # the same passages, moved to the backend now configured
         if self.previous.manifest.chunk_count and not is_current(self.previous.calibration):
             # Same passages, but their null was measured with another bank (or not at all): publish
             # a recalibrated version; nothing is embedded again but the bank's questions, once.
@@ -375,6 +389,23 @@ class _Sync:
         mine = {b.source.name for b in batches}
         kept = [f for f in self._old_failures() if f.origin not in mine] if self.same_model else []
         return sorted(kept + [f for b in batches for f in b.failures], key=lambda f: (f.origin, f.source))
+
+    def _new_vectors(self, dim: int) -> VectorIndex:
+        store = self.store
+        return create_vector_index(dim, store.vector_backend, self.options.vector_params, store.connection)
+
+    def _switched(self, previous: LoadedIndex, kept: list[Chunk], version: str) -> VectorIndex:
+        """A new backend (ASSISTANT_VECTOR_BACKEND changed) filled with the kept vectors: nothing is re-embedded."""
+        fresh = self._new_vectors(previous.vectors.dim).fork(version)
+        kept_ids = ids_of(kept)
+        for lo in range(0, len(kept_ids), 4096):
+            part = kept_ids[lo : lo + 4096]
+            fresh.add(part, previous.vectors.vectors(part))
+        return fresh
+
+    def _labels_changed(self, source: str, records: dict[str, DocumentRecord]) -> bool:
+        old = self.old_docs.get(source)
+        return old is None or old.groups != records[source].groups
 
     def publish(
         self, batches: list[_Batch], root: str | None, drop_origins: AbstractSet[str] = frozenset()
@@ -414,21 +445,21 @@ class _Sync:
         records = {k: r for k, r in self.old_docs.items() if r.origin not in mine and k not in dropped}
         for batch in batches:
             records.update(batch.records)
+        version = new_version_name()
         if previous is not None and self.same_model:
             kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
-            vector_index, keyword_index = previous.vectors, previous.keywords
-            sentence_index = previous.sentences
+            switched = previous.vectors.describe()["name"] != self.store.vector_backend
+            vector_index = self._switched(previous, kept, version) if switched else previous.vectors.fork(version)
+            keyword_index, sentence_index = previous.keywords, previous.sentences
             gone = [i for i, c in previous.chunks.items() if c.source in stale or c.source not in records]
             stale_ids = np.array(gone, dtype=np.int64)
             vector_index.remove(stale_ids)
             keyword_index.remove(stale_ids)
             sentence_index.keep_only(chunk_int_id(c.chunk_id) for c in kept)
         else:
-            kept = []
-            vector_index, keyword_index = (
-                create_vector_index(self.embedder.dim, params=self.options.vector_params),
-                create_keyword_index(),
-            )
+            kept, switched = [], False
+            vector_index = self._new_vectors(self.embedder.dim).fork(version)
+            keyword_index = create_keyword_index()
             sentence_index = SentenceIndex(self.embedder.dim)
         new_ids = ids_of(new_chunks)
         if new_chunks:
@@ -436,6 +467,8 @@ class _Sync:
             texts = [embedding_text(c) for c in new_chunks]
             keyword_index.add(new_ids, [analyze(t, c.language) for t, c in zip(texts, new_chunks, strict=True)])
             sentence_index.add(new_ids.tolist(), sentence_spans, sentence_vectors)
+        relabel = new_chunks + [c for c in kept if switched or self._labels_changed(c.source, records)]
+        vector_index.label(ids_of(relabel), [_labels(c, records[c.source], version) for c in relabel])
         sources = {k: v for k, v in self.old_sources.items() if k not in drop_origins}
         for batch in batches:
             name = batch.source.name
@@ -443,7 +476,7 @@ class _Sync:
                 sources[name] = {"kind": batch.source.kind, "state": batch.state}
         all_chunks = kept + new_chunks
         manifest = Manifest(
-            index_version=new_version_name(),
+            index_version=version,
             model=self.model_id,
             dimensions=vector_index.dim,
             created_at=_now(),

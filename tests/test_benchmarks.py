@@ -306,3 +306,23 @@ def test_followup_latency_runs_on_a_tiny_conversation_set(tmp_path: Path, monkey
     out = capsys.readouterr().out
     assert "1 later turns" in out and "(1 resolved as follow-ups)" in out
     assert "| **added by resolution, the 1 follow-ups** |" in out and "one query embedding (p50):" in out
+
+
+def test_qdrant_vs_faiss_gives_the_same_quality_and_neighbours_on_tiny_inputs(quality_setup, tmp_path: Path) -> None:
+    import benchmarks.qdrant_vs_faiss as qdrant_vs_faiss
+
+    settings, _ = quality_setup
+    found = qdrant_vs_faiss.quality(_tiny_beir(tmp_path / "tiny-th"), None, settings)
+    for mode in qdrant_vs_faiss.MODES:
+        faiss, qdrant = found["faiss"][mode], found["qdrant"][mode]
+        assert faiss["ranked_ids"] == qdrant["ranked_ids"] and len(faiss["ranked_ids"]) == 2
+        assert qdrant["ndcg@10"] == pytest.approx(faiss["ndcg@10"]) and faiss["ndcg@10"] > 0
+    assert {p.name.endswith("-qdrant") for p in (settings.cache_dir / "beir").iterdir()} == {True, False}
+    rows = qdrant_vs_faiss.latency([300], 16, 5, tmp_path / "latency")
+    assert [(r["backend"], r["filter"]) for r in rows] == [
+        ("faiss", "all"),
+        ("faiss", "10%"),
+        ("qdrant local", "all"),
+        ("qdrant local", "10%"),
+    ]
+    assert all(r["agree"] == 1.0 and r["p50"] > 0 for r in rows)

@@ -21,9 +21,10 @@ from ingest.store.backends import (
     load_keyword_index,
     load_vector_index,
 )
-from ingest.store.base import KeywordIndex, VectorIndex
+from ingest.store.base import Connection, KeywordIndex, VectorIndex
 from ingest.store.faiss_index import FaissParams
 from ingest.store.layout import IndexFormatMismatch, IndexStore
+from ingest.store.qdrant_index import close_clients
 from ingest.sync import sync_folder
 from tests.fakes import FakeEmbedder
 from tests.store_contract import KeywordIndexContract, VectorIndexContract, clustered_vectors
@@ -46,6 +47,22 @@ class TestApproximateFaiss(TestExactFaiss):
 
     def make(self, dim: int) -> VectorIndex:
         return create_vector_index(dim, params=HNSW)
+
+
+class TestQdrantLocal(VectorIndexContract):
+    """Qdrant's local mode: the client code a server runs through, on a storage in the test's folder."""
+
+    @pytest.fixture(autouse=True)
+    def _connection(self, tmp_path: Path):  # type: ignore[no-untyped-def]
+        self.connection = Connection(tmp_path / "qdrant-root")
+        yield
+        close_clients()
+
+    def make(self, dim: int) -> VectorIndex:
+        return create_vector_index(dim, "qdrant", connection=self.connection)
+
+    def load(self, index: VectorIndex, folder: Path) -> VectorIndex:
+        return load_vector_index(folder, index.describe(), self.connection)
 
 
 class TestBm25(KeywordIndexContract):
@@ -170,7 +187,7 @@ def test_a_version_built_by_a_backend_this_build_lacks_is_refused_with_a_clear_e
     sync_folder(corpus, store, embedder, embedder.model_id, cache)
     path = store.versions / str(store.current_version()) / "manifest.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    data["backends"]["vectors"]["name"] = "qdrant"
+    data["backends"]["vectors"]["name"] = "milvus"
     path.write_text(json.dumps(data), encoding="utf-8")
-    with pytest.raises(IndexFormatMismatch, match="unknown index backend 'qdrant'"):
+    with pytest.raises(IndexFormatMismatch, match="unknown index backend 'milvus'"):
         store.load()

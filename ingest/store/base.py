@@ -6,11 +6,43 @@ so another backend is one new file, one registry entry and one contract test sub
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from assistant.exceptions import AssistantError
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where a server-backed index lives: runtime settings, never recorded in a manifest (it holds a key).
+
+    root: the index folder; an embedded engine (Qdrant's local mode) keeps its files under it.
+    url, api_key: the server, when one is configured. name: what a server publishes the live version
+        under (Qdrant: the alias; collections are `<name>_<version>`), one per index folder on a shared server.
+    shards, replicas: how a server spreads and copies each new collection (ignored by embedded engines).
+    """
+
+    root: Path
+    url: str = ""
+    api_key: str = ""
+    name: str = "kb"
+    shards: int = 1
+    replicas: int = 1
+
+
+class BackendUnavailable(AssistantError):
+    """A server-backed index cannot be reached or opened (down, wrong key, storage held by another process)."""
+
+    status = 503
+    code = "index_unavailable"
+
+
+class BackendDataMissing(RuntimeError):
+    """A version's data on a server is gone or incomplete (a dropped collection, a partial copy)."""
 
 
 class VectorIndex(Protocol):
@@ -22,6 +54,15 @@ class VectorIndex(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
     def remove(self, ids: np.ndarray) -> None: ...
+
+    def label(self, ids: np.ndarray, labels: Sequence[Mapping[str, Any]]) -> None:
+        """Attach each id's filter fields (groups, lang, source, doc_id, version); id-only backends ignore them."""
+        ...
+
+    def fork(self, version: str) -> VectorIndex:
+        """The index a new `version` is written into, holding this one's vectors; its edits never reach
+        the version this one serves (FAISS edits itself in memory; a server copies into a new collection)."""
+        ...
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -56,8 +97,22 @@ class KeywordIndex(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+class VersionCatalog(Protocol):
+    """The versions a backend keeps outside the index folder, published and collected with the folder's."""
+
+    def publish(self, version: str) -> None:
+        """Make `version` the one the server's readers see, in one atomic step."""
+        ...
+
+    def live(self) -> str | None: ...
+
+    def collect(self, keep: Collection[str]) -> None:
+        """Drop every version not in `keep` (collected ones, and the partial ones of killed ingests)."""
+        ...
+
+
 class VectorLoader(Protocol):
-    def __call__(self, folder: Path, params: Mapping[str, Any]) -> VectorIndex: ...
+    def __call__(self, folder: Path, params: Mapping[str, Any], connection: Connection | None) -> VectorIndex: ...
 
 
 class KeywordLoader(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,13 @@ class FaissVectorIndex:
         if not keep.all():
             self._index = self._build(all_ids[keep], vectors[keep])
 
+    def label(self, ids: np.ndarray, labels: Sequence[Mapping[str, Any]]) -> None:
+        """Filters reach FAISS as id lists (`allowed`), so there is nothing to attach."""
+
+    def fork(self, version: str) -> FaissVectorIndex:
+        """This index itself: it lives in the ingest's memory, and the live version's file is never rewritten."""
+        return self
+
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         total = self.count()
         if total == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
@@ -165,7 +172,7 @@ class FaissVectorIndex:
         return [path]
 
     @classmethod
-    def load(cls, folder: Path, params: Mapping[str, Any] | None = None) -> FaissVectorIndex:
+    def load(cls, folder: Path, params: Mapping[str, Any] | None = None, connection: object = None) -> FaissVectorIndex:
         index = faiss.read_index(str(folder / FILE))
         loaded = cls(index.d, FaissParams.from_dict(params), index)
         if loaded.kind == "hnsw":

@@ -2,8 +2,9 @@
 
 Layout of an index directory:
     CURRENT                 name of the live version (replaced atomically with os.replace)
-    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss, keyword.npz, keyword_vocab.json,
-                            sentences.npz
+    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss (or, with Qdrant, qdrant.json: the
+                            collection and its size), keyword.npz, keyword_vocab.json, sentences.npz
+    qdrant/                 Qdrant's local-mode storage (collections <alias>_<version>), when no server is set
     versions/.tmp-*         a version being written; never read, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
     source-runs.json        when each configured source last ran and how it went (not versioned)
@@ -31,8 +32,15 @@ from assistant.exceptions import AssistantError
 from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
-from ingest.store.backends import UnknownBackend, load_indexes
-from ingest.store.base import KeywordIndex, VectorIndex
+from ingest.store.backends import DEFAULT_VECTORS, UnknownBackend, load_indexes, version_catalog
+from ingest.store.base import (
+    BackendDataMissing,
+    BackendUnavailable,
+    Connection,
+    KeywordIndex,
+    VectorIndex,
+    VersionCatalog,
+)
 from ingest.store.manifest import FILE as MANIFEST_FILE
 from ingest.store.manifest import FORMAT_VERSION, Manifest
 from ingest.store.sentence_index import FILE as SENTENCES_FILE
@@ -100,11 +108,24 @@ class LoadedIndex:
 
 
 class IndexStore:
-    """Reads and writes the versioned index under `root`."""
+    """Reads and writes the versioned index under `root`.
 
-    def __init__(self, root: Path) -> None:
+    `vector_backend` builds new versions; `connection` says where a server-backed one keeps them
+    (default: local storage inside `root`). CURRENT stays the one pointer readers follow; a backend
+    with versions of its own (Qdrant's alias) is switched first, so what CURRENT names is always complete.
+    """
+
+    def __init__(self, root: Path, vector_backend: str = DEFAULT_VECTORS, connection: Connection | None = None) -> None:
         self.root = Path(root)
         self.versions = self.root / "versions"
+        self.vector_backend = vector_backend
+        self.connection = connection or Connection(self.root)
+
+    def _catalog(self) -> VersionCatalog | None:
+        try:
+            return version_catalog(self.vector_backend, self.connection)
+        except BackendUnavailable as exc:
+            raise IndexError_(str(exc)) from exc
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -157,7 +178,10 @@ class IndexStore:
         return final
 
     def publish(self, version: str) -> None:
-        """Switch CURRENT to `version` in one atomic rename."""
+        """Switch the backend's alias (if it has one), then CURRENT, each in one atomic step."""
+        catalog = self._catalog()
+        if catalog is not None:
+            catalog.publish(version)
         pointer = self.root / f"CURRENT.{secrets.token_hex(4)}"
         pointer.write_text(version + "\n", encoding="utf-8")
         with pointer.open("rb") as handle:
@@ -191,9 +215,13 @@ class IndexStore:
                 chunk = Chunk(**json.loads(line))
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
         try:
-            vectors, keywords = load_indexes(folder, manifest.backends)
+            vectors, keywords = load_indexes(folder, manifest.backends, self.connection)
         except UnknownBackend as exc:
             raise IndexFormatMismatch(f"index version {version}: {exc}; re-run ingest with this build") from exc
+        except BackendDataMissing as exc:
+            raise IndexCorrupt(f"index version {version}: {exc}; re-run ingest to rebuild it") from exc
+        except BackendUnavailable as exc:
+            raise IndexError_(f"index version {version}: {exc}") from exc
         # Versions written before sentence vectors existed still serve (answers fall back to words).
         has_sentences = (folder / SENTENCES_FILE).exists()
         sentences = SentenceIndex.load(folder) if has_sentences else SentenceIndex(vectors.dim)
@@ -207,8 +235,15 @@ class IndexStore:
         return sorted(names, reverse=True)
 
     def collect_garbage(self, keep: int) -> None:
-        """Delete all but the newest `keep` versions (never the live one) and abandoned temp folders."""
+        """Delete all but the newest `keep` versions (never the live one) and abandoned temp folders.
+
+        A backend's own copies go too; opening it here, before any parsing, also reports an
+        unreachable server or a held local storage at once.
+        """
+        catalog = self._catalog()
         if not self.versions.exists():
+            if catalog is not None:
+                catalog.collect(set())
             return
         live = self.current_version()
         finished = sorted(p for p in self.versions.iterdir() if not p.name.startswith(TMP_PREFIX))
@@ -218,6 +253,8 @@ class IndexStore:
         # Called under the writer lock, so any temp folder left is from a killed ingest.
         for path in self.versions.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+        if catalog is not None:
+            catalog.collect(set(self.finished_versions()))
 
     def source_runs(self) -> dict[str, Any]:
         """The last run of each configured source, as saved by save_source_runs ({} when none or unreadable)."""
