@@ -25,14 +25,14 @@ _SIGNATURE = re.compile(
     r"|ขอบคุณ(ครับ|ค่ะ|คะ)?|ด้วยความนับถือ)\s*$",
     re.IGNORECASE,
 )
-# Words that open a question in each language, and Thai particles that end one.
+# Words that open a question in each language, and Thai question words and particles (กี่: how many).
 _INTERROGATIVE = re.compile(
     r"^(how|what|when|where|why|which|who|can|could|do|does|did|is|are|will|would|should|may"
     r"|miten|mitä|mikä|milloin|missä|miksi|kuinka|voinko|voiko|onko|saako|paljonko"
     r"|jak|jaki|jaka|jakie|kiedy|gdzie|dlaczego|czy|ile|co)\b",
     re.IGNORECASE,
 )
-_THAI_QUESTION = re.compile(r"(ไหม|มั้ย|หรือเปล่า|หรือไม่|อย่างไร|ยังไง|เท่าไร|เท่าไหร่|ที่ไหน|เมื่อไร|เมื่อไหร่|อะไร|ได้ไหม)")
+_THAI_QUESTION = re.compile(r"(กี่|ไหม|มั้ย|หรือเปล่า|หรือไม่|อย่างไร|ยังไง|เท่าไร|เท่าไหร่|ที่ไหน|เมื่อไร|เมื่อไหร่|อะไร|ได้ไหม)")
 # Requests phrased as imperatives still ask for an answer.
 _REQUEST = re.compile(
     r"^(please\s+(tell|let|explain|advise|confirm|send|help)|i would like to know|i'd like to know|let me know"
