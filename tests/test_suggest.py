@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -344,3 +345,26 @@ def test_the_draft_prompt_names_the_customers_language(service) -> None:
     with llm_client(service, model) as client:
         suggest(client, customer(RETURN_DAYS), language="th")
     assert "Write in Thai" in model.prompts[0]
+
+
+class SideBySideModel(TicketModel):
+    """Answers only when two answer calls are in flight at once (else the barrier breaks and it fails)."""
+
+    def _call(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> str:
+        if "reply to a customer" not in str(messages[0].content):
+            ANSWERS_TOGETHER.wait(timeout=10)
+        return super()._call(messages, *args, **kwargs)
+
+
+ANSWERS_TOGETHER = threading.Barrier(2)
+
+
+def test_llm_answers_to_a_tickets_questions_are_written_side_by_side(service) -> None:
+    """Questions answered one after another would wait on the model in turn; a ticket waits about once."""
+    ANSWERS_TOGETHER.reset()
+    model = SideBySideModel(responses=[ANSWER_REPLY], draft_reply=ConnectionError("down"), prompts=[])
+    with llm_client(service, model) as client:
+        body = suggest(client, customer(f"{RETURN_DAYS} {DAMAGED}"))
+    answers = [item["answer"] for item in body["questions"]]
+    # Both model calls returned (a broken barrier would have sent the extractive answer, without "llm").
+    assert all(a["found"] and "llm" in a["timings_ms"] for a in answers)
