@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,8 +16,10 @@ from assistant.condense import LLMCondenser
 from assistant.conversations import Turn
 from assistant.history_search import TurnSearch, search_turn
 from assistant.llm_answer import LLMAnswerer
+from assistant.llm_draft import LLMDrafter
 from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
+from assistant.timing import ms_since
 from ingest.embedder import Embedder
 from ingest.store.layout import IndexCorrupt, IndexStore
 
@@ -72,8 +76,12 @@ class KnowledgeService:
         self.extractive = ExtractiveAnswerer(config.min_dense_score, config.min_confidence)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         self.condenser: LLMCondenser | None = None
+        self.drafter: LLMDrafter | None = None
         if chat_model is not None:
             self.condenser = LLMCondenser(chat_model, config.condense_timeout_s)
+            self.drafter = LLMDrafter(
+                chat_model, embedder, timeout_s=config.llm_timeout_s, min_support=config.llm_min_support
+            )
             self.answerer = LLMAnswerer(
                 chat_model,
                 self.extractive,
@@ -203,6 +211,32 @@ class KnowledgeService:
         answer.timings_ms = {**turn.result.timings_ms, **answer.timings_ms}
         answer.searched_for = turn.searched_for
         return answer, retriever.index.version
+
+    def ask_many(
+        self, questions: Sequence[str], top_k: int, filters: Filters | None = None
+    ) -> tuple[list[Answer], Retriever]:
+        """Answers to several standalone questions (a ticket's) from one index version.
+
+        The questions are embedded together in one batched forward pass, which on CPU costs far
+        less than one pass each; the retriever is returned for the passage vectors of the draft.
+        """
+        retriever = self.retriever()
+        started = time.perf_counter()
+        vectors = retriever.embed_query.many(list(questions)) if questions else []
+        embedding_ms = ms_since(started)
+        results = [retriever.search(q, top_k, filters, vector=v) for q, v in zip(questions, vectors, strict=True)]
+        if isinstance(self.answerer, LLMAnswerer) and len(questions) > 1:
+            # The model calls wait on a server, not the CPU: side by side a ticket costs about one.
+            with concurrent.futures.ThreadPoolExecutor(len(questions), thread_name_prefix="ticket") as pool:
+                answers = list(pool.map(self.answerer.answer, questions, results))
+        else:
+            answers = [self.answerer.answer(q, r) for q, r in zip(questions, results, strict=True)]
+        for question, result, answer in zip(questions, results, answers, strict=True):
+            # The batch's cost is shared: each answer reports its part of the one model call.
+            result.timings_ms["embedding"] = round(embedding_ms / len(questions), 2)
+            answer.timings_ms = {**result.timings_ms, **answer.timings_ms}
+            answer.searched_for = question
+        return answers, retriever
 
     def ask_stream(
         self, question: str, top_k: int, filters: Filters | None = None, history: Sequence[Turn] = ()

@@ -101,6 +101,7 @@ PROTECTED = [
     ("post", "/v1/ask", {"question": "refund"}),
     ("post", "/v1/ask/stream", {"question": "refund"}),
     ("post", "/v1/search", {"query": "refund"}),
+    ("post", "/v1/suggest", {"subject": "", "messages": [{"author": "customer", "text": "Is the refund free?"}]}),
     ("post", "/v1/feedback", {"question": "q", "answer": "a", "found": True, "index_version": "v", "rating": "up"}),
     ("get", "/v1/view/returns.md", None),
     ("get", "/v1/documents/returns.md", None),

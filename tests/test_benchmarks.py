@@ -326,3 +326,30 @@ def test_qdrant_vs_faiss_gives_the_same_quality_and_neighbours_on_tiny_inputs(qu
         ("qdrant local", "10%"),
     ]
     assert all(r["agree"] == 1.0 and r["p50"] > 0 for r in rows)
+
+
+def test_suggest_latency_compares_a_ticket_with_one_ask(tmp_path: Path, monkeypatch, capsys) -> None:
+    import sys
+
+    import benchmarks.suggest_latency as suggest_latency
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+
+    fake = fakes.FakeEmbedder()
+    monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
+    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    cache.close()
+    monkeypatch.setattr(suggest_latency, "TICKETS", suggest_latency.TICKETS[:1])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["suggest_latency", "--index", str(tmp_path / "index"), "--rounds", "1"],
+    )
+    suggest_latency.main()
+    out = capsys.readouterr().out
+    assert "1 five-message tickets in four languages, 3 questions found (3-3 per ticket), 1 rounds" in out
+    assert "| one /v1/ask |" in out and "| /v1/suggest, one five-message ticket |" in out
+    assert "/ one /v1/ask (p50):" in out and "(target at most 3x)" in out

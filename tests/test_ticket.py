@@ -35,10 +35,12 @@ def test_finnish_outlook_block_and_signature_are_not_questions() -> None:
     assert find_questions("", [customer(text)], 5) == ["Moi! Milloin paketti saapuu?"]
 
 
-def test_thai_particle_question_without_question_mark() -> None:
+def test_thai_questions_without_question_marks() -> None:
     text = "สวัสดีค่ะ คืนสินค้าได้ภายในกี่วันคะ ต้องจ่ายค่าส่งไหม\nขอบคุณค่ะ\nสมหญิง"
     questions = find_questions("", [customer(text)], 5)
-    assert len(questions) == 1 and "ไหม" in questions[0] and "สมหญิง" not in questions[0]
+    # "within how many days" (กี่) and "do I pay for shipping" (ไหม) are two questions; the name is neither.
+    assert len(questions) == 2 and "กี่วัน" in questions[0] and questions[1] == "ต้องจ่ายค่าส่งไหม"
+    assert all("สมหญิง" not in q for q in questions)
 
 
 def test_duplicates_are_dropped_and_the_count_is_capped() -> None:
@@ -48,3 +50,12 @@ def test_duplicates_are_dropped_and_the_count_is_capped() -> None:
 
 def test_a_ticket_without_questions_has_none() -> None:
     assert find_questions("Thanks", [customer("Thank you, all sorted now.")], 5) == []
+
+
+def test_only_the_customers_latest_messages_ask_and_the_subject_only_before_any_reply() -> None:
+    first = customer("Can I return a lamp?")
+    reply = TicketMessage("agent", "Which lamp is it? When did it arrive?")
+    later = customer("The floor lamp. How long does the refund take?")
+    assert find_questions("Is the refund free?", [first], 5) == ["Is the refund free?", "Can I return a lamp?"]
+    assert find_questions("Is the refund free?", [first, reply, later], 5) == ["How long does the refund take?"]
+    assert find_questions("", [first, reply], 5) == ["Can I return a lamp?"]
