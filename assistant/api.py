@@ -6,7 +6,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +19,7 @@ from assistant.components import build_conversation_store, build_feedback_log
 from assistant.conversations import ConversationStore, Turn
 from assistant.conversations_api import conversations_router
 from assistant.documents_api import documents_router
-from assistant.errors import ApiError, error_response
+from assistant.errors import error_response
 from assistant.exceptions import AssistantError
 from assistant.feedback_api import feedback_router
 from assistant.headers import SecurityHeaders
@@ -28,13 +27,14 @@ from assistant.history_search import passage_key
 from assistant.ingest_job import IngestJob
 from assistant.limits import BodySizeLimit, run_with_timeout
 from assistant.manage_api import manage_router
-from assistant.retriever import Filters, Hit
-from assistant.schemas import AskIn, AskOut, CitationOut, ErrorOut, FiltersIn, SearchIn, SearchOut
+from assistant.responses import Groups, answer_out, citation_out, to_filters
+from assistant.schemas import AskIn, AskOut, ErrorOut, SearchIn, SearchOut
 from assistant.service import KnowledgeService
 from assistant.session_api import session_router
 from assistant.settings import Settings
-from assistant.source_links import live_url
 from assistant.sources_api import install_sources
+from assistant.suggest_api import suggest_router
+from assistant.validation import validate_text, validate_top_k
 from assistant.web import web_router
 
 log = logging.getLogger(__name__)
@@ -43,75 +43,6 @@ UPLOAD_PATH = "/v1/manage/upload"
 UPLOAD_FILES_PER_REQUEST = 20
 # Earlier turns a follow-up is read against (the resolution itself uses the last one).
 HISTORY_TURNS = 5
-Groups = tuple[str, ...] | None
-
-
-def document_url(hit: Hit, quoted: str | None = None) -> str:
-    """Source items open their live page (at the quoted words); PDFs at their page; the rest in our viewer."""
-    if hit.chunk.url:
-        return live_url(hit.chunk.url, quoted or hit.chunk.text)
-    source = quote(hit.chunk.source)
-    if hit.chunk.source.lower().endswith(".pdf") and hit.chunk.page:
-        return f"/v1/documents/{source}#page={hit.chunk.page}"
-    return f"/v1/view/{source}#chunk-{hit.chunk.chunk_id}"
-
-
-def citation_out(citation: Citation) -> CitationOut:
-    chunk = citation.hit.chunk
-    return CitationOut(
-        n=citation.n,
-        source=chunk.source,
-        title=chunk.title,
-        page=chunk.page,
-        section=chunk.section,
-        language=chunk.language,
-        text=chunk.text,
-        highlight=citation.highlight,
-        score=round(citation.hit.score, 6),
-        url=document_url(citation.hit, chunk.text[slice(*citation.highlight)] if citation.highlight else None),
-    )
-
-
-def to_filters(filters: FiltersIn | None, groups: Groups = None) -> Filters:
-    """The request's filters plus the caller's access groups (None: sees every document)."""
-    if filters is None:
-        return Filters(groups=groups)
-    return Filters(filters.source_prefix, tuple(filters.languages), tuple(filters.tags), groups)
-
-
-def _validate_text(text: str, field: str, settings: Settings) -> str:
-    text = text.strip()
-    if not text:
-        raise ApiError(422, "empty_" + field, f"The {field} is empty; type what you are looking for.")
-    if len(text) > settings.max_question_chars:
-        raise ApiError(
-            422,
-            f"{field}_too_long",
-            f"The {field} has {len(text)} characters; the limit is {settings.max_question_chars}.",
-        )
-    return text
-
-
-def _validate_top_k(top_k: int, settings: Settings) -> int:
-    if not 1 <= top_k <= settings.max_top_k:
-        raise ApiError(422, "top_k_out_of_range", f"top_k must be between 1 and {settings.max_top_k}.")
-    return top_k
-
-
-def answer_out(answer: Answer, version: str, turn: tuple[str, str] | None = None) -> AskOut:
-    """The /v1/ask body; `turn` is (conversation_id, answer_id) when the answer belongs to a conversation."""
-    return AskOut(
-        answer=answer.text,
-        found=answer.found,
-        language=answer.language,
-        citations=[citation_out(c) for c in answer.citations],
-        related=[citation_out(c) for c in answer.related],
-        index_version=version,
-        timings_ms=answer.timings_ms,
-        conversation_id=turn[0] if turn else None,
-        answer_id=turn[1] if turn else None,
-        searched_for=answer.searched_for or None,
-    )
 
 
 class Conversation:
@@ -147,8 +78,8 @@ def run_ask(
     caller: str = OPEN_CALLER.name,
 ) -> AskOut:
     """The /v1/ask response; the CLI prints the same body with `--json` (without a conversation)."""
-    question = _validate_text(body.question, "question", settings)
-    top_k = _validate_top_k(body.top_k, settings)
+    question = validate_text(body.question, "question", settings)
+    top_k = validate_top_k(body.top_k, settings)
     conversation = Conversation(conversations, caller, body.conversation_id)
     answer, version = service.ask(question, top_k, to_filters(body.filters, groups), conversation.history)
     return answer_out(answer, version, conversation.remember(question, answer))
@@ -164,8 +95,8 @@ def stream_ask(
 ) -> Iterator[str]:
     """Server-sent events: `draft` events with text as the model writes, then one `answer` event
     holding the checked /v1/ask body, which replaces the draft."""
-    question = _validate_text(body.question, "question", settings)
-    top_k = _validate_top_k(body.top_k, settings)
+    question = validate_text(body.question, "question", settings)
+    top_k = validate_top_k(body.top_k, settings)
     conversation = Conversation(conversations, caller, body.conversation_id)
     filters = to_filters(body.filters, groups)
     pieces, result, version = service.ask_stream(question, top_k, filters, conversation.history)
@@ -183,8 +114,8 @@ def stream_ask(
 
 
 def run_search(service: KnowledgeService, settings: Settings, body: SearchIn, groups: Groups = None) -> SearchOut:
-    query = _validate_text(body.query, "query", settings)
-    top_k = _validate_top_k(body.top_k, settings)
+    query = validate_text(body.query, "query", settings)
+    top_k = validate_top_k(body.top_k, settings)
     result, version = service.search(query, top_k, to_filters(body.filters, groups))
     hits = [citation_out(Citation(n, hit, None)) for n, hit in enumerate(result.hits, start=1)]
     return SearchOut(hits=hits, index_version=version, timings_ms=result.timings_ms)
@@ -313,6 +244,7 @@ def create_app(service: KnowledgeService, settings: Settings) -> FastAPI:
     async def search(body: SearchIn, caller: CurrentCaller) -> SearchOut:
         return await run_with_timeout(timeout, run_search, service, settings, body, caller.groups)
 
+    app.include_router(suggest_router(service, settings, feedback, [Depends(agent)]))
     app.include_router(documents_router(service, [Depends(agent)]))
     app.include_router(feedback_router(feedback, [Depends(agent)], conversations))
     app.include_router(conversations_router(conversations, [Depends(agent)]))

@@ -22,7 +22,8 @@ from ingest.embedder import Embedder
 log = logging.getLogger(__name__)
 LANGUAGE_NAMES = {"en": "English", "fi": "Finnish", "pl": "Polish", "th": "Thai"}
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
-_DELIMITER = re.compile(r"<\s*/?\s*passages\s*>", re.IGNORECASE)
+# The data blocks of the answer and draft prompts.
+_DELIMITER = re.compile(r"<\s*/?\s*(?:passages|questions)\s*>", re.IGNORECASE)
 
 
 def load_prompt(folder: Path = PROMPTS_DIR) -> ChatPromptTemplate:
@@ -58,7 +59,7 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
 
 
 def fence(text: str) -> str:
-    """Defuse passage text that imitates the <passages> delimiters, so it cannot end the data block."""
+    """Defuse text that imitates the <passages> or <questions> delimiters, so it cannot end its data block."""
     return _DELIMITER.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
 
 

@@ -72,6 +72,50 @@ class SearchOut(BaseModel):
     timings_ms: dict[str, float]
 
 
+class TicketMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    author: str = Field(
+        ..., description='"customer" or "agent": questions are read from the customer\'s messages only.'
+    )
+    text: str = Field(..., description="The message as written, quoted earlier replies and signature included.")
+
+
+class SuggestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field("", description="The ticket's subject line.")
+    messages: list[TicketMessageIn] = Field(..., description="The ticket's messages, oldest first.")
+    language: str | None = Field(
+        None, description="The customer's language for the draft reply (ISO 639-1); detected when absent."
+    )
+    filters: FiltersIn | None = None
+    top_k: int = Field(5, description="Passages to consider and return for each question.")
+
+
+class SuggestedQuestionOut(BaseModel):
+    question: str = Field(..., description="One of the customer's questions, as the customer wrote it.")
+    answer: AskOut = Field(..., description="Its answer, exactly as /v1/ask would give it (found false: not found).")
+
+
+class DraftSourceOut(BaseModel):
+    n: int = Field(..., description="The number the draft's [n] markers use.")
+    title: str = Field(..., description="The document's title (its path when it has none).")
+    url: str | None = Field(None, description="The document's public page; null for a file of the knowledge folder.")
+
+
+class DraftOut(BaseModel):
+    text: str = Field(..., description="A reply to paste: cited sentences with [n], open questions, the sources.")
+    language: str = Field(..., description="The language the draft's own words are in (the customer's).")
+    sources: list[DraftSourceOut]
+
+
+class SuggestOut(BaseModel):
+    questions: list[SuggestedQuestionOut]
+    draft: DraftOut
+    index_version: str
+
+
 class ErrorBody(BaseModel):
     status: int
     code: str

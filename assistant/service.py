@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,8 +15,10 @@ from assistant.condense import LLMCondenser
 from assistant.conversations import Turn
 from assistant.history_search import TurnSearch, search_turn
 from assistant.llm_answer import LLMAnswerer
+from assistant.llm_draft import LLMDrafter
 from assistant.query_batcher import QueryBatcher
 from assistant.retriever import Filters, Fusion, Mode, QueryEmbeddingCache, Reranker, Retriever, SearchResult
+from assistant.timing import ms_since
 from ingest.embedder import Embedder
 from ingest.store.layout import IndexCorrupt, IndexStore
 
@@ -72,8 +75,12 @@ class KnowledgeService:
         self.extractive = ExtractiveAnswerer(config.min_dense_score, config.min_confidence)
         self.answerer: ExtractiveAnswerer | LLMAnswerer = self.extractive
         self.condenser: LLMCondenser | None = None
+        self.drafter: LLMDrafter | None = None
         if chat_model is not None:
             self.condenser = LLMCondenser(chat_model, config.condense_timeout_s)
+            self.drafter = LLMDrafter(
+                chat_model, embedder, timeout_s=config.llm_timeout_s, min_support=config.llm_min_support
+            )
             self.answerer = LLMAnswerer(
                 chat_model,
                 self.extractive,
@@ -203,6 +210,29 @@ class KnowledgeService:
         answer.timings_ms = {**turn.result.timings_ms, **answer.timings_ms}
         answer.searched_for = turn.searched_for
         return answer, retriever.index.version
+
+    def ask_many(
+        self, questions: Sequence[str], top_k: int, filters: Filters | None = None
+    ) -> tuple[list[Answer], Retriever]:
+        """Answers to several standalone questions (a ticket's) from one index version.
+
+        The questions are embedded together in one batched forward pass, which on CPU costs far
+        less than one pass each; the retriever is returned for the passage vectors of the draft.
+        """
+        retriever = self.retriever()
+        started = time.perf_counter()
+        vectors = retriever.embed_query.many(list(questions)) if questions else []
+        embedding_ms = ms_since(started)
+        answers = []
+        for question, vector in zip(questions, vectors, strict=True):
+            result = retriever.search(question, top_k, filters, vector=vector)
+            # The batch's cost is shared: each answer reports its part of the one model call.
+            result.timings_ms["embedding"] = round(embedding_ms / len(questions), 2)
+            answer = self.answerer.answer(question, result)
+            answer.timings_ms = {**result.timings_ms, **answer.timings_ms}
+            answer.searched_for = question
+            answers.append(answer)
+        return answers, retriever
 
     def ask_stream(
         self, question: str, top_k: int, filters: Filters | None = None, history: Sequence[Turn] = ()

@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, description="Longest question or query accepted.", ge=1)
     max_top_k: int = Field(50, description="Largest top_k a request may ask for.", ge=1)
+    max_ticket_messages: int = Field(
+        50, description="Most messages one /v1/suggest ticket may carry; more get 422 too_many_messages.", ge=1
+    )
+    max_ticket_chars: int = Field(
+        20_000,
+        description="Most characters of a /v1/suggest ticket (subject and messages); more get 422 ticket_too_long.",
+        ge=1,
+    )
+    max_ticket_questions: int = Field(
+        5, description="Questions /v1/suggest answers from one ticket; later ones are left to the agent.", ge=1
+    )
     host: str = Field("127.0.0.1", description="Address `assistant serve` binds to.")
     port: int = Field(8000, description="Port `assistant serve` listens on.")
     fusion: Literal["score", "rrf"] = Field(

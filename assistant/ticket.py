@@ -83,15 +83,33 @@ def split_questions(text: str) -> list[str]:
     return found
 
 
+def latest_customer_messages(messages: list[TicketMessage]) -> tuple[list[TicketMessage], bool]:
+    """The customer's latest run of messages (since the agent last wrote, or before the agent's last reply),
+    and whether that run opened the ticket (then the subject belongs to it)."""
+    end = len(messages)
+    while end and messages[end - 1].author != "customer":
+        end -= 1
+    start = end
+    while start and messages[start - 1].author == "customer":
+        start -= 1
+    return messages[start:end], not any(m.author != "customer" for m in messages[:start])
+
+
+def customer_text(messages: list[TicketMessage]) -> str:
+    """The new words of the customer's latest messages (for detecting the customer's language)."""
+    latest, _ = latest_customer_messages(messages)
+    return "\n".join(strip_quotes_and_signature(m.text) for m in latest).strip()
+
+
 def find_questions(subject: str, messages: list[TicketMessage], limit: int) -> list[str]:
-    """The customer's questions: subject first, then customer messages in order; deduplicated, at most `limit`."""
+    """The customer's questions in their latest messages (the subject too while nobody has replied),
+    in order; deduplicated, at most `limit`. Earlier questions were answered by the agent's replies."""
+    latest, opens_ticket = latest_customer_messages(messages)
     candidates: list[str] = []
-    if subject.strip() and is_question(subject):
+    if opens_ticket and subject.strip() and is_question(subject):
         candidates.append(subject.strip())
-    for message in messages:
-        # Agent messages are context the customer reacts to, not questions to answer.
-        if message.author != "customer":
-            continue
+    # Agent messages are context the customer reacts to, not questions to answer.
+    for message in latest:
         candidates.extend(split_questions(strip_quotes_and_signature(message.text)))
     seen: set[str] = set()
     questions: list[str] = []
