@@ -108,7 +108,8 @@ window.addEventListener("message", (event) => {
   const conversation = parseAppContext(event.data);
   if (!conversation) return;
   const key = ticketKey(conversation.id, ticketFromChatwoot(conversation));
-  if (key === lastKey && document.body.dataset.state !== "error") return;
+  // Chatwoot posts the same context on load and on fetch-info: one request per change of conversation.
+  if (key === lastKey) return;
   lastKey = key;
   suggest(conversation);
 });
