@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_KB := demo/knowledge_base
 INDEX ?= indexes/default
 
-.PHONY: setup model run test lint typecheck unit browser-deps demo-index clean
+.PHONY: setup model run test lint typecheck unit browser-deps zendesk-deps zendesk-app demo-index clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +57,24 @@ browser-deps:
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
 	echo "browser-deps: apt-get failed; browser tests will skip"
 
+# The Zendesk app's build tools from npm (zcli, the ZAF SDK, esbuild), exactly as package-lock.json pins them.
+# Without npm it says so and carries on: tests/test_zendesk_app.py then skips.
+ZENDESK := integrations/zendesk
+ZENDESK_STAMP := $(ZENDESK)/node_modules/.installed
+$(ZENDESK_STAMP): $(ZENDESK)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then echo "zendesk-deps: no npm; the Zendesk app tests will skip"; exit 0; fi; \
+	cd $(ZENDESK) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+zendesk-deps: $(ZENDESK_STAMP)
+
+# The uploadable Zendesk app in integrations/zendesk/dist (and its zip): `make zendesk-app DOMAIN=assistant.example.com`.
+zendesk-app: zendesk-deps
+	cd $(ZENDESK) && node scripts/build.mjs --domain $(DOMAIN)
+
 unit: setup
 	$(VENV)/bin/pytest -q
 
-test: setup browser-deps lint typecheck unit
+test: setup browser-deps zendesk-deps lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

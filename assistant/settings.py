@@ -276,7 +276,8 @@ class Settings(BaseSettings):
     frame_ancestors: list[str] = Field(
         default_factory=list,
         description=(
-            'Origins allowed to embed the panel in a frame, as a JSON list, e.g. ["https://helpdesk.example.com"]. '
+            "Origins allowed to embed the panel or the Chatwoot app (/apps/chatwoot/) in a frame, as a JSON list, "
+            'e.g. ["https://chat.example.com"]. '
             "Empty (the default) forbids framing: frame-ancestors 'none' and X-Frame-Options: DENY."
         ),
     )

@@ -1,4 +1,4 @@
-"""The agents' side panel at /, the knowledge-manager page at /manage and the API docs at /docs: static files."""
+"""Static pages: the agents' side panel at /, the manage page, the API docs and the Chatwoot dashboard app."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ WEB_DIR = Path(__file__).parent / "web"
 # Swagger UI's files ship in the fastapi-offline wheel, so /docs works without a CDN or network.
 SWAGGER_DIR = Path(fastapi_offline.__file__).parent / "static"
 SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
+# The Chatwoot dashboard app lives in the repository's integrations/ folder (with the renderer it shares
+# with the Zendesk app); served from here, its calls to /v1/suggest are same-origin and need no CORS.
+INTEGRATIONS_DIR = Path(__file__).resolve().parents[1] / "integrations"
+CHATWOOT_FILES = {
+    "index.html": "chatwoot",
+    "main.js": "chatwoot",
+    "conversation.js": "chatwoot",
+    "app.css": "chatwoot",
+    "suggestions.js": "shared",
+}
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -50,6 +60,18 @@ def web_router() -> APIRouter:
         if name not in SWAGGER_FILES:
             raise HTTPException(404, f"No page asset is called {name}.")
         return _serve(SWAGGER_DIR / name, DOCS_POLICY)
+
+    # Framed by Chatwoot: allowed only for the origins in frame_ancestors, like every page of ours.
+    @router.get("/apps/chatwoot/")
+    def chatwoot_app() -> FileResponse:
+        return _serve(INTEGRATIONS_DIR / "chatwoot" / "index.html")
+
+    @router.get("/apps/chatwoot/{name}")
+    def chatwoot_asset(name: str) -> FileResponse:
+        folder = CHATWOOT_FILES.get(name)
+        if folder is None:
+            raise HTTPException(404, f"No page asset is called {name}.")
+        return _serve(INTEGRATIONS_DIR / folder / name)
 
     # One flat folder: a name with a slash never matches this route, so nothing outside it is served.
     @router.get("/static/{name}")
