@@ -25,6 +25,7 @@ from assistant.answer import UNCALIBRATED_MIN_DENSE_SCORE
 from assistant.api import create_app, run_ask, run_search
 from assistant.auth import check_security, generate_key, key_entry
 from assistant.components import build_cache, build_embedder, build_service, build_store, build_sync_options, model_id
+from assistant.database import redacted
 from assistant.exceptions import AssistantError
 from assistant.retriever import Mode
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
@@ -222,6 +223,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "size_bytes": store.size_on_disk(),
         "last_ingest": manifest.created_at,
         "failures": [f.__dict__ for f in manifest.failures],
+        "state_database": redacted(settings.database_url) if settings.database_url else "sqlite",
     }
     abstention = abstention_status(manifest, settings)
     status["abstention"] = abstention

@@ -107,16 +107,20 @@ def build_sync_options(settings: Settings) -> SyncOptions:
     )
 
 
+def feedback_db_path(settings: Settings, index_dir: Path) -> Path:
+    """The SQLite question log: `feedback_db`, or feedback.sqlite beside the served index folder."""
+    return settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
+
+
 def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
-    """The feedback database: `feedback_db`, or feedback.sqlite beside the served index folder."""
-    return FeedbackLog(settings.feedback_db or Path(index_dir).parent / "feedback.sqlite")
+    """The feedback database: PostgreSQL at `database_url` when set, else the SQLite question log."""
+    return FeedbackLog(settings.database_url or feedback_db_path(settings, index_dir))
 
 
 def build_conversation_store(settings: Settings, index_dir: Path) -> ConversationStore:
-    """Conversations in conversations.sqlite, in the folder of the question log."""
-    log_path = settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
+    """Conversations in PostgreSQL at `database_url` when set, else conversations.sqlite beside the question log."""
     return ConversationStore(
-        log_path.parent / "conversations.sqlite",
+        settings.database_url or feedback_db_path(settings, index_dir).parent / "conversations.sqlite",
         max_turns=settings.conversation_max_turns,
         max_per_caller=settings.conversations_per_caller,
         ttl_s=settings.conversation_ttl_s,

@@ -68,6 +68,15 @@ def test_status_reports_documents_languages_and_model(corpus, settings, capsys) 
     assert status["documents"] == 4 and status["chunks"] > 0
     assert status["languages"] == {"en": 1, "fi": 1, "pl": 1, "th": 1}
     assert status["model"] == "fake-embedder" and status["size_bytes"] > 0 and status["last_ingest"]
+    assert status["state_database"] == "sqlite"
+
+
+def test_status_names_the_shared_database_without_its_password(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    shared = settings.model_copy(update={"database_url": "postgresql://app:s3cret@db.internal:5432/assistant"})
+    code, out = run(capsys, shared, "status", "--json")
+    assert code == 0 and json.loads(out)["state_database"] == "postgresql://app:***@db.internal:5432/assistant"
+    assert "s3cret" not in out
 
 
 def test_status_names_the_abstention_rule_and_the_collections_null(corpus, settings, capsys) -> None:
