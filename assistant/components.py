@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from assistant.conversations import ConversationStore
@@ -15,6 +16,7 @@ from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder,
 from ingest.embedding_cache import EmbeddingCache
 from ingest.model_fetch import ensure_model
 from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
+from ingest.ray_embedder import RayEmbedder
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
 
@@ -89,6 +91,17 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
         return embedder
 
     return LazyEmbedder(load, model_id(settings))
+
+
+def build_ingest_embedder(settings: Settings, executor: str | None = None) -> LazyEmbedder | RayEmbedder:
+    """The embedder an ingest uses: local, or fanned out over Ray (`executor` overrides embed_executor).
+
+    With Ray, each actor builds the same embedder from the same settings; this process keeps one for
+    token counts and calibration questions.
+    """
+    if (executor or settings.embed_executor) == "ray":
+        return RayEmbedder(build_embedder(settings), partial(build_embedder, settings), settings.ray_address)
+    return build_embedder(settings)
 
 
 def build_cache(settings: Settings) -> EmbeddingCache:

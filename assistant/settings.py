@@ -214,6 +214,20 @@ class Settings(BaseSettings):
             "PostgreSQL, so several `assistant serve` replicas share conversations, feedback and gaps."
         ),
     )
+    embed_executor: Literal["local", "ray"] = Field(
+        "local",
+        description=(
+            "Where `assistant ingest` and `sync` embed passages not in the embedding cache: 'local' (this "
+            "process) or 'ray' (Ray Data actors on the cluster at ray_address; same vectors, same cache)."
+        ),
+    )
+    ray_address: str = Field(
+        "",
+        description=(
+            "Address of a running Ray cluster (`ray start --head` prints it, e.g. 10.0.0.5:6379) for "
+            "embed_executor=ray; empty starts Ray on this machine for the run."
+        ),
+    )
 
     api_keys: list[ApiKey] = Field(
         default_factory=list,

@@ -16,7 +16,6 @@ from tests.fakes import FakeEmbedder
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(cli, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     monkeypatch.setattr(cli, "model_id", lambda settings: fake.model_id)
     return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.4)
