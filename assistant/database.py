@@ -27,6 +27,9 @@ _DDL: dict[Dialect, dict[str, str]] = {
     },
 }
 
+# Any fixed number: the advisory lock that serialises schema creation across replicas.
+_DDL_LOCK = 20_2026
+
 
 def is_database_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(URL_SCHEMES)
@@ -96,9 +99,14 @@ class Database:
 
     def ddl(self, schema: str) -> None:
         """Create the tables of `schema` (statements separated by ';', with {pk} and {rowid} filled in)."""
-        for statement in schema.format(**_DDL[self.dialect]).split(";"):
-            if statement.strip():
-                self.execute(statement)
+        with self.transaction():
+            if self.dialect == "postgresql":
+                # Replicas starting together would race on CREATE TABLE IF NOT EXISTS (a duplicate
+                # pg_type row); one at a time, the later ones find the tables there.
+                self.execute("SELECT pg_advisory_xact_lock(?)", (_DDL_LOCK,))
+            for statement in schema.format(**_DDL[self.dialect]).split(";"):
+                if statement.strip():
+                    self.execute(statement)
 
     def columns(self, table: str) -> set[str]:
         """The column names `table` has now (older files may lack columns added since)."""
