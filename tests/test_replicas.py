@@ -96,3 +96,25 @@ def test_feedback_and_gaps_recorded_on_either_replica_show_on_both(replicas) -> 
             ("Can I pay with crypto?", 1, 0, 1),
         ]
         assert gaps[1]["comments"] == ["Customer asked twice"]
+
+
+def test_replicas_starting_together_all_find_their_tables(postgres_server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.conversations import ConversationStore
+    from assistant.feedback import FeedbackLog
+
+    url = fresh_postgres_database(postgres_server)
+
+    def start(_: int) -> tuple[FeedbackLog, ConversationStore]:
+        return FeedbackLog(url), ConversationStore(url)
+
+    with ThreadPoolExecutor(6) as pool:
+        started = list(pool.map(start, range(6)))
+    try:
+        started[0][0].record_question("Do gift cards expire?", "en", False, "v1")
+        assert [g.question for g in started[-1][0].content_gaps()] == ["Do gift cards expire?"]
+    finally:
+        for log, conversations in started:
+            log.close()
+            conversations.close()
