@@ -24,7 +24,15 @@ from rich.text import Text
 from assistant.answer import UNCALIBRATED_MIN_DENSE_SCORE
 from assistant.api import create_app, run_ask, run_search
 from assistant.auth import check_security, generate_key, key_entry
-from assistant.components import build_cache, build_embedder, build_service, build_store, build_sync_options, model_id
+from assistant.components import (
+    build_cache,
+    build_ingest_embedder,
+    build_service,
+    build_store,
+    build_sync_options,
+    model_id,
+)
+from assistant.database import redacted
 from assistant.exceptions import AssistantError
 from assistant.retriever import Mode
 from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
@@ -37,6 +45,7 @@ from eval.html_report import render
 from eval.runner import MODES
 from eval.workbench import EvalRequest, evaluate
 from ingest.calibration import Calibration
+from ingest.ray_embedder import RayEmbedder
 from ingest.sources.base import SourceConfigError
 from ingest.sources.registry import load_sources, pick
 from ingest.store.layout import IndexError_
@@ -80,13 +89,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     store = build_store(settings, args.index)
     cache = build_cache(settings)
+    embedder = build_ingest_embedder(settings, args.executor)
     bars = _progress_bars(quiet=args.json)
     try:
         with bars:
             report = sync_folder(
                 root,
                 store,
-                build_embedder(settings),
+                embedder,
                 model_id(settings),
                 cache,
                 build_sync_options(settings),
@@ -97,6 +107,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     finally:
         cache.close()
+        if isinstance(embedder, RayEmbedder):
+            embedder.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -148,13 +160,14 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     store = build_store(settings, args.index)
     cache = build_cache(settings)
+    embedder = build_ingest_embedder(settings)
     bars = _progress_bars(quiet=args.json)
     try:
         with bars:
             report = sync_sources(
                 [c.source for c in chosen],
                 store,
-                build_embedder(settings),
+                embedder,
                 model_id(settings),
                 cache,
                 build_sync_options(settings),
@@ -167,6 +180,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     finally:
         cache.close()
+        if isinstance(embedder, RayEmbedder):
+            embedder.close()
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -249,6 +264,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         "size_bytes": store.size_on_disk(),
         "last_ingest": manifest.created_at,
         "failures": [f.__dict__ for f in manifest.failures],
+        "state_database": redacted(settings.database_url) if settings.database_url else "sqlite",
+        "embed_executor": settings.embed_executor + (f" at {settings.ray_address}" if settings.ray_address else ""),
     }
     backends = backends_status(manifest, settings, store.root)
     status["backends"] = backends
@@ -435,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("root", help="folder of documents (PDF, DOCX, HTML, Markdown, text)")
     ingest.add_argument("--index", type=Path, help="index folder (default: ASSISTANT_INDEX_DIR)")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="embed here or through Ray at ASSISTANT_RAY_ADDRESS (default: ASSISTANT_EMBED_EXECUTOR)",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     sync = sub.add_parser("sync", help="bring the index in line with the configured sources (web, Zendesk, JSON)")

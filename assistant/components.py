@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from assistant.conversations import ConversationStore
@@ -15,6 +16,7 @@ from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder,
 from ingest.embedding_cache import EmbeddingCache
 from ingest.model_fetch import ensure_model
 from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
+from ingest.ray_embedder import RayEmbedder
 from ingest.store.base import Connection
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
@@ -92,6 +94,17 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
     return LazyEmbedder(load, model_id(settings))
 
 
+def build_ingest_embedder(settings: Settings, executor: str | None = None) -> LazyEmbedder | RayEmbedder:
+    """The embedder an ingest uses: local, or fanned out over Ray (`executor` overrides embed_executor).
+
+    With Ray, each actor builds the same embedder from the same settings; this process keeps one for
+    token counts and calibration questions.
+    """
+    if (executor or settings.embed_executor) == "ray":
+        return RayEmbedder(build_embedder(settings), partial(build_embedder, settings), settings.ray_address)
+    return build_embedder(settings)
+
+
 def build_cache(settings: Settings) -> EmbeddingCache:
     return EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
 
@@ -108,16 +121,20 @@ def build_sync_options(settings: Settings) -> SyncOptions:
     )
 
 
+def feedback_db_path(settings: Settings, index_dir: Path) -> Path:
+    """The SQLite question log: `feedback_db`, or feedback.sqlite beside the served index folder."""
+    return settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
+
+
 def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
-    """The feedback database: `feedback_db`, or feedback.sqlite beside the served index folder."""
-    return FeedbackLog(settings.feedback_db or Path(index_dir).parent / "feedback.sqlite")
+    """The feedback database: PostgreSQL at `database_url` when set, else the SQLite question log."""
+    return FeedbackLog(settings.database_url or feedback_db_path(settings, index_dir))
 
 
 def build_conversation_store(settings: Settings, index_dir: Path) -> ConversationStore:
-    """Conversations in conversations.sqlite, in the folder of the question log."""
-    log_path = settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
+    """Conversations in PostgreSQL at `database_url` when set, else conversations.sqlite beside the question log."""
     return ConversationStore(
-        log_path.parent / "conversations.sqlite",
+        settings.database_url or feedback_db_path(settings, index_dir).parent / "conversations.sqlite",
         max_turns=settings.conversation_max_turns,
         max_per_caller=settings.conversations_per_caller,
         ttl_s=settings.conversation_ttl_s,

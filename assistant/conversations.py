@@ -1,4 +1,4 @@
-"""Conversations kept server-side in SQLite: each caller's recent turns, bounded in size and age.
+"""Conversations kept server-side (SQLite or PostgreSQL): each caller's recent turns, bounded in size and age.
 
 A conversation belongs to the caller (API key name) that started it. Another caller's id answers
 exactly like an unknown one, so ids cannot be probed across keys.
@@ -10,13 +10,13 @@ import json
 import logging
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.database import Database
 from assistant.exceptions import AssistantError
 
 log = logging.getLogger(__name__)
@@ -25,15 +25,17 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
+    {rowid}
     id TEXT PRIMARY KEY,
     caller TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS turns (
+    {rowid}
     answer_id TEXT PRIMARY KEY,
     conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    asked_at REAL NOT NULL,
+    asked_at DOUBLE PRECISION NOT NULL,
     question TEXT NOT NULL,
     searched_for TEXT NOT NULL,
     language TEXT NOT NULL,
@@ -81,7 +83,7 @@ def check_id(value: str, what: str = "conversation_id") -> str:
 
 
 class ConversationStore:
-    """One SQLite connection shared by the server's threads, serialised by a lock.
+    """One connection (a SQLite file or a postgresql:// URL) shared by the server's threads, serialised by a lock.
 
     Bounds: at most `max_turns` turns per conversation (oldest dropped), `max_per_caller`
     conversations per caller (least recently used dropped) and `ttl_s` seconds since a
@@ -90,25 +92,20 @@ class ConversationStore:
 
     def __init__(
         self,
-        path: Path,
+        target: Path | str,
         max_turns: int = 20,
         max_per_caller: int = 200,
         ttl_s: float = 86_400,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
         self.max_turns = max_turns
         self.max_per_caller = max_per_caller
         self.ttl_s = ttl_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # As for the question log: an application crash loses nothing, a power cut the last turns.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        # On SQLite as for the question log: an application crash loses nothing, a power cut the last turns.
+        self._db = Database(target)
+        self._db.ddl(_SCHEMA)
 
     def _live(self, caller: str, conversation_id: str) -> bool:
         row = self._db.execute(
@@ -138,7 +135,7 @@ class ConversationStore:
         """A new empty conversation of `caller`; drops expired ones and this caller's oldest beyond the bound."""
         conversation_id = new_id()
         now = self.clock()
-        with self._lock, self._db:
+        with self._lock, self._db.transaction():
             self._db.execute("DELETE FROM conversations WHERE updated_at < ?", (now - self.ttl_s,))
             self._db.execute(
                 "INSERT INTO conversations (id, caller, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -159,7 +156,7 @@ class ConversationStore:
         """
         answer_id = new_id()
         now = self.clock()
-        with self._lock, self._db:
+        with self._lock, self._db.transaction():
             if not self._live(caller, conversation_id):
                 raise ConversationNotFound(f"There is no conversation {conversation_id}; it may have expired.")
             self._db.execute(
@@ -190,7 +187,7 @@ class ConversationStore:
             InvalidConversationId, ConversationNotFound.
         """
         check_id(conversation_id)
-        with self._lock, self._db:
+        with self._lock, self._db.transaction():
             deleted = self._db.execute(
                 "DELETE FROM conversations WHERE id = ? AND caller = ?", (conversation_id, caller)
             ).rowcount

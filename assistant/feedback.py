@@ -1,10 +1,9 @@
-"""Agents' ratings and the question log in SQLite, and the content gaps they reveal."""
+"""Agents' ratings and the question log (SQLite or PostgreSQL), and the content gaps they reveal."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -12,13 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from assistant.database import Database
+
 log = logging.getLogger(__name__)
 
 Rating = Literal["up", "down"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY,
+    id {pk},
     asked_at TEXT NOT NULL,
     question TEXT NOT NULL,
     normalised TEXT NOT NULL,
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS questions (
     index_version TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
+    id {pk},
     created_at TEXT NOT NULL,
     question TEXT NOT NULL,
     normalised TEXT NOT NULL,
@@ -45,12 +46,13 @@ CREATE INDEX IF NOT EXISTS feedback_rating ON feedback (rating, normalised);
 
 # Both kinds of miss, one row per event, so a question counts once per time it failed an agent.
 _GAPS = """
-SELECT normalised, COUNT(*) AS total, SUM(kind = 'not_found'), SUM(kind = 'down'), MAX(at)
+SELECT normalised, COUNT(*) AS total, SUM(CASE WHEN kind = 'not_found' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN kind = 'down' THEN 1 ELSE 0 END), MAX(at)
 FROM (
     SELECT normalised, 'not_found' AS kind, asked_at AS at FROM questions WHERE found = 0
     UNION ALL
     SELECT normalised, 'down', created_at FROM feedback WHERE rating = 'down'
-)
+) AS misses
 GROUP BY normalised
 ORDER BY total DESC, MAX(at) DESC
 LIMIT ?
@@ -93,23 +95,19 @@ def _now() -> str:
 
 
 class FeedbackLog:
-    """One SQLite connection shared by the server's threads, serialised by a lock."""
+    """One connection shared by the server's threads, serialised by a lock.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    Args:
+        target: a SQLite file, or a postgresql:// URL shared by every replica.
+    """
+
+    def __init__(self, target: Path | str) -> None:
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Every answer logs its question before it is sent. With WAL, NORMAL syncs at checkpoints
-        # instead of on each commit: the default FULL put an fdatasync in every answer (up to 158 ms
-        # here, docs/reliability.md). An application crash loses nothing; a power cut may lose the
-        # last questions of the log, never the index.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(target)
+        self.name = self._db.name
+        self._db.ddl(_SCHEMA)
         # Logs made before answers had ids lack the column; add it in place.
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(feedback)")}
-        if "answer_id" not in columns:
+        if "answer_id" not in self._db.columns("feedback"):
             self._db.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
 
     def record_feedback(self, feedback: Feedback) -> int:
@@ -125,29 +123,29 @@ class FeedbackLog:
             json.dumps(feedback.sources, ensure_ascii=False),
             feedback.answer_id,
         )
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self._lock, self._db.transaction():
+            (feedback_id,) = self._db.execute(
                 "INSERT INTO feedback (created_at, question, normalised, answer, found, index_version,"
-                " rating, comment, sources, answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " rating, comment, sources, answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 row,
-            )
-        return int(cursor.lastrowid or 0)
+            ).fetchone()
+        return int(feedback_id)
 
     def record_question(self, question: str, language: str, found: bool, index_version: str) -> int | None:
         """Log one asked question; a logging failure is reported, never allowed to fail the answer."""
         question = question.strip()
         row = (_now(), question, normalise_question(question), language, int(found), index_version)
         try:
-            with self._lock, self._db:
-                cursor = self._db.execute(
+            with self._lock, self._db.transaction():
+                (question_id,) = self._db.execute(
                     "INSERT INTO questions (asked_at, question, normalised, language, found, index_version)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                     row,
-                )
-        except sqlite3.Error as exc:
-            log.warning("could not log a question to %s: %s", self.path, exc)
+                ).fetchone()
+        except self._db.Error as exc:
+            log.warning("could not log a question to %s: %s", self.name, exc)
             return None
-        return int(cursor.lastrowid or 0)
+        return int(question_id)
 
     def content_gaps(self, limit: int = 50) -> list[Gap]:
         """Questions that found nothing or got a thumbs down, most frequent first."""
@@ -169,7 +167,8 @@ class FeedbackLog:
     def _latest_wording(self, normalised: str) -> str:
         row = self._db.execute(
             "SELECT question, at FROM (SELECT question, asked_at AS at FROM questions WHERE normalised = ?"
-            " UNION ALL SELECT question, created_at FROM feedback WHERE normalised = ?) ORDER BY at DESC LIMIT 1",
+            " UNION ALL SELECT question, created_at FROM feedback WHERE normalised = ?) AS wordings"
+            " ORDER BY at DESC LIMIT 1",
             (normalised, normalised),
         ).fetchone()
         return str(row[0]) if row else normalised

@@ -244,9 +244,33 @@ class Settings(BaseSettings):
         8 * 3600,
         description=(
             "Seconds a conversation lives after its last turn; then its id answers 404. Conversations are "
-            "stored in conversations.sqlite beside the question log (see feedback_db)."
+            "stored in conversations.sqlite beside the question log (see feedback_db), or in database_url."
         ),
         ge=60,
+    )
+
+    # --- Beyond one machine (issue 20): shared state for API replicas, embedding fan-out. ---
+    database_url: str = Field(
+        "",
+        description=(
+            "Where the question log, feedback, content gaps and conversations live. Empty (the default): "
+            "SQLite files beside the index (feedback_db). A postgresql://user:password@host:5432/db URL: "
+            "PostgreSQL, so several `assistant serve` replicas share conversations, feedback and gaps."
+        ),
+    )
+    embed_executor: Literal["local", "ray"] = Field(
+        "local",
+        description=(
+            "Where `assistant ingest` and `sync` embed passages not in the embedding cache: 'local' (this "
+            "process) or 'ray' (Ray Data actors on the cluster at ray_address; same vectors, same cache)."
+        ),
+    )
+    ray_address: str = Field(
+        "",
+        description=(
+            "Address of a running Ray cluster (`ray start --head` prints it, e.g. 10.0.0.5:6379) for "
+            "embed_executor=ray; empty starts Ray on this machine for the run."
+        ),
     )
 
     api_keys: list[ApiKey] = Field(
@@ -281,6 +305,16 @@ class Settings(BaseSettings):
             "Empty (the default) forbids framing: frame-ancestors 'none' and X-Frame-Options: DENY."
         ),
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "database_url takes a postgresql://user:password@host:5432/dbname URL, or nothing for SQLite"
+            )
+        return value
 
     @field_validator("frame_ancestors")
     @classmethod

@@ -101,3 +101,42 @@ def client(service):
 
     with TestClient(create_app(service, Settings(max_top_k=20, max_question_chars=500))) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL on a Unix socket (pgserver), shared by the session; each test gets its own database.
+
+    As root, pgserver runs the server as a system user `pgserver` it creates (useradd) and opens the
+    permissions of the data folder's parents to it.
+    """
+    pgserver = pytest.importorskip("pgserver", reason="pgserver (dev dependency) runs PostgreSQL for these tests")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+_database_count = 0
+
+
+def fresh_postgres_database(server) -> str:
+    """The URL of a new empty database on `server`."""
+    import psycopg
+
+    global _database_count
+    _database_count += 1
+    name = f"test_{_database_count}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    return server.get_uri(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str:
+    """ASSISTANT_DATABASE_URL for a test that runs on both: empty (SQLite files) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return ""
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))

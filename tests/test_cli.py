@@ -16,7 +16,6 @@ from tests.fakes import FakeEmbedder
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(cli, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     monkeypatch.setattr(cli, "model_id", lambda settings: fake.model_id)
     return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.4)
@@ -68,6 +67,23 @@ def test_status_reports_documents_languages_and_model(corpus, settings, capsys) 
     assert status["documents"] == 4 and status["chunks"] > 0
     assert status["languages"] == {"en": 1, "fi": 1, "pl": 1, "th": 1}
     assert status["model"] == "fake-embedder" and status["size_bytes"] > 0 and status["last_ingest"]
+    assert status["state_database"] == "sqlite" and status["embed_executor"] == "local"
+
+
+def test_status_names_the_shared_database_without_its_password(corpus, settings, capsys) -> None:
+    run(capsys, settings, "ingest", str(corpus), "--json")
+    shared = settings.model_copy(
+        update={
+            "database_url": "postgresql://app:s3cret@db.internal:5432/assistant",
+            "embed_executor": "ray",
+            "ray_address": "10.0.0.5:6379",
+        }
+    )
+    code, out = run(capsys, shared, "status", "--json")
+    status = json.loads(out)
+    assert code == 0 and status["state_database"] == "postgresql://app:***@db.internal:5432/assistant"
+    assert status["embed_executor"] == "ray at 10.0.0.5:6379"
+    assert "s3cret" not in out
 
 
 def test_status_names_the_abstention_rule_and_the_collections_null(corpus, settings, capsys) -> None:

@@ -29,10 +29,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def conversations(tmp_path: Path, clock: Clock):
-    store = ConversationStore(tmp_path / "conversations.sqlite", max_turns=3, max_per_caller=2, ttl_s=600, clock=clock)
+def conversations(tmp_path: Path, clock: Clock, database_url: str):
+    target = database_url or tmp_path / "conversations.sqlite"
+    store = ConversationStore(target, max_turns=3, max_per_caller=2, ttl_s=600, clock=clock)
     yield store
     store.close()
+
+
+@pytest.fixture
+def client(service, tmp_path: Path, database_url: str):
+    """The API over the tiny corpus, its state in SQLite files or in PostgreSQL."""
+    settings = Settings(max_top_k=20, max_question_chars=500, database_url=database_url, cache_dir=tmp_path / "c")
+    with TestClient(create_app(service, settings)) as client:
+        yield client
 
 
 def turn(question: str) -> Turn:
@@ -163,8 +172,8 @@ def test_feedback_names_the_answer_it_belongs_to(client) -> None:
     assert_error(client.post("/v1/feedback", json={**FEEDBACK, "answer_id": "bad"}), 422, "invalid_answer_id")
 
 
-def test_conversations_are_isolated_between_keys(service, tmp_path) -> None:
-    settings = Settings(api_keys=api_keys(), cache_dir=tmp_path / "c")
+def test_conversations_are_isolated_between_keys(service, tmp_path, database_url) -> None:
+    settings = Settings(api_keys=api_keys(), cache_dir=tmp_path / "c", database_url=database_url)
     with TestClient(create_app(service, settings)) as client:
         mine = client.post("/v1/ask", json={"question": "refund"}, headers=auth("public-agent")).json()
         theirs = auth("finance-agent")

@@ -26,10 +26,17 @@ GOOD = {
 }
 
 
+@pytest.fixture
+def client(service, tmp_path: Path, database_url: str):
+    """The API over the tiny corpus, its question log in SQLite or in PostgreSQL."""
+    settings = Settings(max_top_k=20, max_question_chars=500, database_url=database_url, cache_dir=tmp_path / "c")
+    with TestClient(create_app(service, settings)) as client:
+        yield client
+
+
 def rows(client, sql: str) -> list[tuple]:
     log: FeedbackLog = client.app.state.feedback
-    with sqlite3.connect(log.path) as db:
-        return db.execute(sql).fetchall()
+    return [tuple(row) for row in log._db.execute(sql).fetchall()]
 
 
 def test_feedback_is_stored(client) -> None:
@@ -102,8 +109,8 @@ def test_logged_questions_survive_a_crash_of_the_server_process(tmp_path) -> Non
     assert questions == [f"Question {i}?" for i in range(5)]
 
 
-def test_gaps_group_misses_and_rank_the_most_frequent_first(tmp_path) -> None:
-    log = FeedbackLog(tmp_path / "feedback.sqlite")
+def test_gaps_group_misses_and_rank_the_most_frequent_first(tmp_path, database_url) -> None:
+    log = FeedbackLog(database_url or tmp_path / "feedback.sqlite")
     try:
         for _ in range(3):
             log.record_question("Do gift cards expire?", "en", False, "v1")
@@ -139,10 +146,11 @@ def test_gaps_endpoint_shows_unanswered_questions_and_thumbs_down(client) -> Non
     assert client.get("/v1/manage/gaps", params={"limit": 0}).status_code == 422
 
 
-def test_the_feedback_database_closes_when_the_app_stops(service, tmp_path) -> None:
-    app = create_app(service, Settings(feedback_db=tmp_path / "custom" / "fb.sqlite"))
+def test_the_feedback_database_closes_when_the_app_stops(service, tmp_path, database_url) -> None:
+    app = create_app(service, Settings(feedback_db=tmp_path / "custom" / "fb.sqlite", database_url=database_url))
     with TestClient(app) as client:
         assert client.post("/v1/feedback", json=GOOD).status_code == 201
-    assert (tmp_path / "custom" / "fb.sqlite").exists()
-    with pytest.raises(sqlite3.ProgrammingError):
+    # With a database URL the SQLite file is not made at all.
+    assert (tmp_path / "custom" / "fb.sqlite").exists() != bool(database_url)
+    with pytest.raises(app.state.feedback._db.Error):
         app.state.feedback.content_gaps()

@@ -42,3 +42,9 @@ def test_an_int8_index_is_refused_by_an_fp32_service_and_back(corpus, store, emb
     with pytest.raises(ModelMismatch, match=r"\+int8"):
         KnowledgeService(store, embedder, fp32, ServiceConfig(0.4)).load()
     KnowledgeService(store, embedder, int8, ServiceConfig(0.4)).load()
+
+
+def test_the_database_url_must_be_postgresql() -> None:
+    assert Settings(database_url=" postgresql://app@db/assistant ").database_url == "postgresql://app@db/assistant"
+    with pytest.raises(ValueError, match="postgresql://"):
+        Settings(database_url="mysql://app@db/assistant")
