@@ -105,6 +105,7 @@ class ConversationStore:
         self._lock = threading.Lock()
         # On SQLite as for the question log: an application crash loses nothing, a power cut the last turns.
         self._db = Database(target)
+        self.name = self._db.name  # the SQLite file, or the database URL without its password
         self._db.ddl(_SCHEMA)
 
     def _live(self, caller: str, conversation_id: str) -> bool:

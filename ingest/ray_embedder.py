@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 READ_HEADROOM_CPUS = 1
 # Texts per actor call: small enough that a few hundred passages still spread over every actor.
 RAY_BATCH_SIZE = 32
+# How long a run waits for its embedding actors to load the model before it gives up.
+ACTOR_START_TIMEOUT_S = 600
 
 
 class _EmbedActor:
@@ -94,7 +96,11 @@ class RayEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         ray = self._ray()
-        ray.data.DataContext.get_current().enable_progress_bars = False
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        # Start work once the whole pool has loaded its model: otherwise the first actor up takes
+        # every batch while the others are still loading (seen on a loaded machine: one node did all).
+        context.wait_for_min_actors_s = ACTOR_START_TIMEOUT_S
         rows = [{"position": i, "text": t} for i, t in enumerate(texts)]
         embedded = ray.data.from_items(rows).map_batches(
             _EmbedActor,

@@ -161,7 +161,7 @@ def test_thumbs_down_with_a_comment_is_stored(panel, server) -> None:
     screenshot(panel, "panel-400-feedback")
     panel.click("#send-feedback")
     panel.wait_for_selector("#feedback-status:has-text('Thanks')")
-    with sqlite3.connect(server.app.state.feedback.path) as db:
+    with sqlite3.connect(server.app.state.feedback.name) as db:
         stored = db.execute("SELECT question, rating, comment, sources FROM feedback").fetchall()
     assert stored == [(RETURN_QUESTION, "down", "Opened items are not covered here.", '["returns.md"]')]
     gaps = panel.request.get("/v1/manage/gaps").json()["gaps"]
@@ -172,7 +172,7 @@ def test_thumbs_up_is_sent_in_one_click(panel, server) -> None:
     ask(panel, RETURN_QUESTION)
     panel.click("#thumb-up")
     panel.wait_for_selector("#feedback-status:has-text('Thanks')")
-    with sqlite3.connect(server.app.state.feedback.path) as db:
+    with sqlite3.connect(server.app.state.feedback.name) as db:
         assert db.execute("SELECT rating, comment FROM feedback").fetchall() == [("up", None)]
 
 
@@ -399,9 +399,9 @@ def test_a_follow_up_in_the_thread_shows_what_was_searched(panel, server) -> Non
     panel.click("#thumb-up")
     panel.wait_for_selector("#feedback-status:has-text('Thanks')")
     conversations = server.app.state.conversations
-    with sqlite3.connect(conversations.path) as db:
+    with sqlite3.connect(conversations.name) as db:
         (latest,) = db.execute("SELECT answer_id FROM turns ORDER BY asked_at DESC LIMIT 1").fetchone()
-    with sqlite3.connect(server.app.state.feedback.path) as db:
+    with sqlite3.connect(server.app.state.feedback.name) as db:
         assert db.execute("SELECT question, answer_id FROM feedback").fetchall() == [(FOLLOW_UP, latest)]
 
 

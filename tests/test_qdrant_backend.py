@@ -54,8 +54,9 @@ def _fresh_clients():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     fake = FakeEmbedder()
+    # The CLI builds its ingest embedder through components.build_embedder.
+    monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     for module in (components, cli):
-        monkeypatch.setattr(module, "build_embedder", lambda settings: fake)
         monkeypatch.setattr(module, "model_id", lambda settings: fake.model_id)
     return fake
 
