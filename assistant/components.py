@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from assistant.conversations import ConversationStore
+from assistant.dictionary import QueryTranslator
 from assistant.feedback import FeedbackLog
 from assistant.llm_answer import build_chat_model
 from assistant.reranker import CrossEncoderReranker
@@ -129,6 +130,7 @@ def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
+    translator = QueryTranslator(settings.dictionary_dir, settings.cache_dir) if settings.keyword_translation else None
     config = ServiceConfig(
         settings.min_dense_score,
         settings.min_confidence,
@@ -139,6 +141,8 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         fusion=settings.fusion,
         keyword_weight=settings.keyword_weight,
         query_batch_size=settings.query_batch_size,
+        translator=translator,
+        translated_keyword_weight=settings.translated_keyword_weight,
     )
     return KnowledgeService(
         build_store(settings, index_dir),
