@@ -99,15 +99,19 @@ class Dictionary:
 
     def headwords_for(self, word: str) -> list[str]:
         """Headwords that may be `word`'s base form: itself, those sharing its stem, else its longest prefix."""
+        return self.lookup(word)[1]
+
+    def lookup(self, word: str) -> tuple[str | None, list[str]]:
+        """(how it matched: "exact", "stem", "prefix" or None, the headwords) for one casefolded word."""
         if word in self.entries:
-            return [word]
+            return "exact", [word]
         same_stem = self._by_stem.get(stem(word, self.source))
         if same_stem:
-            return same_stem
+            return "stem", same_stem
         for end in range(len(word) - 1, max(MIN_PREFIX, len(word) - MAX_ENDING) - 1, -1):
             if word[:end] in self.entries:
-                return [word[:end]]
-        return []
+                return "prefix", [word[:end]]
+        return None, []
 
     def translate(self, word: str, per_word: int) -> list[str]:
         """Up to `per_word` translations of one casefolded word, first senses first.

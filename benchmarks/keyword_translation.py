@@ -23,6 +23,7 @@ from assistant.settings import Settings
 from eval import metrics
 from eval.sets import load_eval_set
 from eval.workbench import EvalRequest, evaluate
+from ingest.analyzer import content_words
 
 METRICS = ("hit@5", "ndcg@10", "answer_hit", "false_abstention", "no_answer_accuracy")
 
@@ -105,6 +106,44 @@ def markdown(rows: list[dict[str, Any]], title: str) -> str:
     return "\n".join(lines)
 
 
+def lookup_coverage(items: Sequence[dict[str, Any]], translator: dictionary.QueryTranslator) -> list[str]:
+    """Share of the questions' words that find a headword (exact, same stem, prefix) per dictionary, and
+    for fi<->pl the terms of the direct dictionary against pivoting through English."""
+    lines = ["| dictionary | words | exact | + same stem | + prefix |", "|---|---|---|---|---|"]
+    for source, target in (("fi", "en"), ("pl", "en"), ("en", "fi"), ("en", "pl"), ("fi", "pl"), ("pl", "fi")):
+        book = translator.dictionary(source, target)
+        if book is None:
+            continue
+        words = [w for i in items if i["lang"] == source for w in content_words(i["question"], source)]
+        kinds = Counter(book.lookup(w)[0] for w in words if not w.isdigit())
+        total = max(sum(kinds.values()), 1)
+        cumulative = (kinds["exact"], kinds["exact"] + kinds["stem"], total - kinds[None])
+        lines.append(f"| {source}->{target} | {total} | " + " | ".join(f"{n / total:.2f}" for n in cumulative) + " |")
+    lines += ["", "| pair | questions | terms direct | terms via en | shared |", "|---|---|---|---|---|"]
+    for source, target in (("fi", "pl"), ("pl", "fi")):
+        questions = [i["question"] for i in items if i["lang"] == source]
+        direct = [set(translator.terms(q, source, target)) for q in questions]
+        pivot = [set(pivot_terms(translator, q, source, target)) for q in questions]
+        shared = [d & p for d, p in zip(direct, pivot, strict=True)]
+        sizes = " | ".join(f"{mean_size(x):.1f}" for x in (direct, pivot, shared))
+        lines.append(f"| {source}->{target} | {len(questions)} | {sizes} |")
+    return lines
+
+
+def pivot_terms(translator: dictionary.QueryTranslator, question: str, source: str, target: str) -> list[str]:
+    """`source` -> English -> `target`: the English translations of the question's words, translated again."""
+    book = translator.dictionary(source, "en")
+    if book is None:
+        return []
+    words = content_words(question, source)
+    english = ", ".join(t for w in words for t in book.translate(w, dictionary.TRANSLATIONS_PER_WORD))
+    return translator.terms(english, "en", target)
+
+
+def mean_size(sets: Sequence[set[str]]) -> float:
+    return sum(len(s) for s in sets) / max(len(sets), 1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("eval_set", type=Path)
@@ -112,9 +151,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--weight", type=float, action="append", help="translated_keyword_weight values to try")
     parser.add_argument("--per-word", type=int, default=dictionary.TRANSLATIONS_PER_WORD)
     parser.add_argument("--json", type=Path, help="write every variant's rows here")
+    parser.add_argument("--lookups", action="store_true", help="only print how question words find headwords")
     args = parser.parse_args(argv)
     base = Settings()
     items = {item["id"]: item for item in (json.loads(line) for line in args.eval_set.read_text().splitlines() if line)}
+    if args.lookups:
+        print("\n".join(lookup_coverage(list(items.values()), dictionary.QueryTranslator(base.dictionary_dir))))
+        return
     load_eval_set(args.eval_set)  # refuses a malformed set with the harness's own error
     languages = source_languages(args.index, base)
     dictionary.TRANSLATIONS_PER_WORD = args.per_word
