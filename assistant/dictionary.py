@@ -30,7 +30,7 @@ _LABEL = re.compile(r"<[^>]*>|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|#\S*")
 # many letters of ending ("zwrotu" -> "zwrot", "salasanan" -> "salasana").
 MIN_PREFIX = 4
 MAX_ENDING = 4
-COMPILED_FORMAT = 1
+COMPILED_FORMAT = 2
 # Translations taken per question word (first senses first): more finds synonyms, and noise.
 TRANSLATIONS_PER_WORD = 3
 
@@ -91,11 +91,14 @@ class Dictionary:
     source: str
     target: str
     entries: dict[str, list[str]]  # casefolded one-word headword -> translations in sense order
+    stems: dict[str, list[str]]  # the source analyzer's stem -> headwords with that stem
 
-    def __post_init__(self) -> None:
-        self._by_stem: dict[str, list[str]] = {}
-        for headword in self.entries:
-            self._by_stem.setdefault(stem(headword, self.source), []).append(headword)
+    @classmethod
+    def build(cls, source: str, target: str, entries: dict[str, list[str]]) -> Dictionary:
+        stems: dict[str, list[str]] = {}
+        for headword in entries:
+            stems.setdefault(stem(headword, source), []).append(headword)
+        return cls(source, target, entries, stems)
 
     def headwords_for(self, word: str) -> list[str]:
         """Headwords that may be `word`'s base form: itself, those sharing its stem, else its longest prefix."""
@@ -105,7 +108,7 @@ class Dictionary:
         """(how it matched: "exact", "stem", "prefix" or None, the headwords) for one casefolded word."""
         if word in self.entries:
             return "exact", [word]
-        same_stem = self._by_stem.get(stem(word, self.source))
+        same_stem = self.stems.get(stem(word, self.source))
         if same_stem:
             return "stem", same_stem
         for end in range(len(word) - 1, max(MIN_PREFIX, len(word) - MAX_ENDING) - 1, -1):
@@ -185,36 +188,37 @@ class QueryTranslator:
             return None
         started = time.perf_counter()
         try:
-            entries = self._compiled(*paths)
+            dictionary = self._compiled(source, target, *paths)
         except DictionaryError as exc:
             log.warning("dictionary %s->%s skipped: %s", source, target, exc)
             return None
-        dictionary = Dictionary(source, target, entries)
         seconds = time.perf_counter() - started
-        log.info("dictionary %s->%s: %d headwords in %.2fs", source, target, len(entries), seconds)
+        log.info("dictionary %s->%s: %d headwords in %.2fs", source, target, len(dictionary.entries), seconds)
         return dictionary
 
-    def _compiled(self, index: Path, data: Path) -> dict[str, list[str]]:
+    def _compiled(self, source: str, target: str, index: Path, data: Path) -> Dictionary:
+        """The dictionary from its compiled copy (headwords and their stems), made on first use."""
         if self.cache_dir is None:
-            return read_dictd(index, data)
+            return Dictionary.build(source, target, read_dictd(index, data))
         stat = data.stat()
         name = f"{data.name}-{stat.st_size}-{int(stat.st_mtime)}-v{COMPILED_FORMAT}.json"
         cached = self.cache_dir / "dictionaries" / name
         if cached.is_file():
             try:
-                loaded: dict[str, list[str]] = json.loads(cached.read_text(encoding="utf-8"))
-                return loaded
-            except (OSError, ValueError):
+                loaded = json.loads(cached.read_text(encoding="utf-8"))
+                return Dictionary(source, target, loaded["entries"], loaded["stems"])
+            except (OSError, ValueError, KeyError, TypeError):
                 log.warning("compiled dictionary %s unreadable; parsing the source again", cached)
-        entries = read_dictd(index, data)
+        dictionary = Dictionary.build(source, target, read_dictd(index, data))
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             temporary = cached.with_suffix(".tmp")
-            temporary.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+            compiled = {"entries": dictionary.entries, "stems": dictionary.stems}
+            temporary.write_text(json.dumps(compiled, ensure_ascii=False), encoding="utf-8")
             temporary.replace(cached)
         except OSError as exc:
             log.warning("could not keep the compiled dictionary in %s: %s", cached.parent, exc)
-        return entries
+        return dictionary
 
     def terms(self, question: str, source: str, target: str) -> list[str]:
         """Keyword terms in `target` (as its analyzer writes them) for a `source` question; [] without a dictionary."""

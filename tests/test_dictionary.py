@@ -99,14 +99,15 @@ def test_reading_a_dictd_file_keeps_one_word_headwords(dictionaries: Path) -> No
 
 
 def test_inflected_words_find_their_headword_by_stem_or_prefix() -> None:
-    dictionary = Dictionary("fi", "en", {"takuu": ["warranty"], "salasana": ["password"], "tuote": ["product"]})
+    dictionary = Dictionary.build("fi", "en", {"takuu": ["warranty"], "salasana": ["password"], "tuote": ["product"]})
     assert dictionary.translate("takuu", 3) == ["warranty"]
     # Partitive "takuuta" shares the Snowball stem "taku"; genitive "salasanan" starts with its headword.
     assert dictionary.translate("takuuta", 3) == ["warranty"]
     assert dictionary.translate("salasanan", 3) == ["password"]
     # A prefix must leave a short ending: "tuotantolaitos" is not a form of "tuote".
     assert dictionary.translate("tuotantolaitos", 3) == []
-    assert Dictionary("fi", "en", {"pitkä": ["long", "tall", "lengthy"]}).translate("pitkä", 2) == ["long", "tall"]
+    senses = Dictionary.build("fi", "en", {"pitkä": ["long", "tall", "lengthy"]})
+    assert senses.translate("pitkä", 2) == ["long", "tall"]
 
 
 def test_translated_terms_are_written_as_the_target_language_analyzer_writes_them(dictionaries: Path) -> None:
