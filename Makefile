@@ -30,7 +30,7 @@ model: $(STAMP)
 demo-index: setup
 	@if [ ! -f $(INDEX)/CURRENT ]; then $(PY) -m assistant ingest $(DEMO_KB) --index $(INDEX) || [ $$? -eq 1 ]; fi
 
-run: demo-index
+run: demo-index dictionaries
 	$(PY) -m assistant serve --index $(INDEX) --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)

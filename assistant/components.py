@@ -130,7 +130,11 @@ def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
-    translator = QueryTranslator(settings.dictionary_dir, settings.cache_dir) if settings.keyword_translation else None
+    translator = None
+    if settings.keyword_translation:
+        translator = QueryTranslator(settings.dictionary_dir, settings.cache_dir)
+        if not translator.installed():
+            log.info("no FreeDict dictionaries in %s (`make dictionaries`)", settings.dictionary_dir)
     config = ServiceConfig(
         settings.min_dense_score,
         settings.min_confidence,

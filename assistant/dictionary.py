@@ -174,6 +174,10 @@ class QueryTranslator:
     def available(self, source: str, target: str) -> bool:
         return source != target and self._paths(source, target) is not None
 
+    def installed(self) -> list[tuple[str, str]]:
+        """The language pairs with a dictionary in the folder."""
+        return [(s, t) for s in ISO_639_3 for t in ISO_639_3 if self.available(s, t)]
+
     def dictionary(self, source: str, target: str) -> Dictionary | None:
         """The source->target dictionary, or None when it is not installed or unreadable."""
         key = (source, target)

@@ -173,6 +173,8 @@ class Retriever:
         chunks = list(index.chunks.values())
         self._sources = np.array([c.source for c in chunks], dtype=object)
         self._langs = np.array([c.language for c in chunks], dtype=object)
+        # Passage ids per language, for searching a question's translations into each.
+        self._ids_in = {lang: self._ids[self._langs == lang] for lang in sorted(set(self._langs.tolist()))}
         docs = index.manifest.documents
         self._tags = [frozenset(docs[c.source].tags) if c.source in docs else frozenset() for c in chunks]
         self._groups = [frozenset(docs[c.source].groups) if c.source in docs else frozenset() for c in chunks]
@@ -300,11 +302,10 @@ class Retriever:
         `translated_weight`) as an untranslated one would; a passage keeps its better score.
         """
         assert self.translator is not None
-        for target in sorted(set(self._langs.tolist()) - {language}):
-            terms = self.translator.terms(query, language, target)
+        for target, in_target in self._ids_in.items():
+            terms = self.translator.terms(query, language, target) if target != language else []
             if not terms:
                 continue
-            in_target = self._ids[self._langs == target]
             if allowed is not None:
                 in_target = np.intersect1d(in_target, allowed)
             ids, scores = self.index.keywords.search(terms, pool, in_target, collection=visible)

@@ -138,11 +138,11 @@ class Settings(BaseSettings):
         ge=0,
     )
     keyword_translation: bool = Field(
-        False,
+        True,
         description=(
             "Also search keywords with the question's words translated by the FreeDict dictionaries "
             "in dictionary_dir, each translation against passages of its language (fi, pl, en; no Thai). "
-            "Off: measured in docs/benchmarks.md."
+            "Without the dictionaries it does nothing. Measured in docs/benchmarks.md."
         ),
     )
     translated_keyword_weight: float = Field(

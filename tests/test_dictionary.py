@@ -191,15 +191,16 @@ def test_translations_are_matched_only_against_passages_of_their_language(
     assert [h.chunk.source for h in retriever.search("takuuta", 5, mode="bm25").hits] == ["en.md"]
 
 
-def test_same_language_questions_and_the_setting_off_leave_results_unchanged(
+def test_the_setting_off_and_same_language_questions_leave_results_unchanged(
     index, embedder, dictionaries: Path, tmp_path: Path
 ) -> None:
     from assistant.components import build_service
     from assistant.settings import Settings
 
-    assert build_service(Settings(index_dir=tmp_path / "index")).config.translator is None
-    enabled = Settings(index_dir=tmp_path / "index", keyword_translation=True, dictionary_dir=dictionaries)
-    assert build_service(enabled).config.translator is not None
+    off = Settings(index_dir=tmp_path / "index", keyword_translation=False, dictionary_dir=dictionaries)
+    assert build_service(off).config.translator is None
+    translator = build_service(Settings(index_dir=tmp_path / "index", dictionary_dir=dictionaries)).config.translator
+    assert translator is not None and translator.installed() == [("fi", "en")]
     plain = Retriever(index, embedder, embedder.model_id)
     translating = Retriever(index, embedder, embedder.model_id, translator=QueryTranslator(dictionaries))
     # English passages are searched with the English words; no en->fi dictionary is installed here.
