@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,20 @@ def test_the_installed_freedict_dictionaries_translate_inflected_questions() -> 
     assert analyze("warranty", "en")[0] in translator.terms("Kuinka pitkä takuu tuotteilla on?", "fi", "en")
     assert analyze("refund", "en")[0] in translator.terms("Ile dni czeka się na zwrot pieniędzy?", "pl", "en")
     assert analyze("password", "en")[0] in translator.terms("mikä on salasanan vähimmäispituus?", "fi", "en")
+
+
+def test_the_benchmark_groups_questions_by_language_pair_and_id_parity() -> None:
+    from benchmarks.keyword_translation import held_out, pair_of, row
+
+    languages = {"warranty.pdf": "en", "takuu.txt": "fi", "zwrot.pdf": "pl"}
+    item = {"lang": "fi", "relevant": [{"source": "warranty.pdf"}, {"source": "zwrot.pdf"}]}
+    assert pair_of(item, languages) == "fi->en+pl"
+    assert pair_of({"lang": "fi", "relevant": [{"source": "takuu.txt"}, {"source": "warranty.pdf"}]}, languages) == "fi"
+    assert pair_of({"lang": "pl", "relevant": []}, languages) == "pl (unanswerable)"
+    assert held_out("fi-017") and not held_out("fi-018")
+    # One question found at rank 2 (nDCG 1/log2(3)) and answered, one missed and abstained.
+    found = {"answerable": True, "relevant_ranks": [[2, 1.0]], "ideal_gains": [1.0], "found": True, "answer_hit": True}
+    missed = {"answerable": True, "relevant_ranks": [], "ideal_gains": [1.0], "found": False, "answer_hit": False}
+    figures = row([found, missed])
+    assert figures["hit@5"] == 0.5 and figures["answer_hit"] == 0.5 and figures["false_abstention"] == 0.5
+    assert figures["ndcg@10"] == pytest.approx((1 / math.log2(3)) / 2)
