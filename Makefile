@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_KB := demo/knowledge_base
 INDEX ?= indexes/default
 
-.PHONY: setup model run test lint typecheck unit browser-deps zendesk-deps zendesk-app demo-index clean
+.PHONY: setup model run test lint typecheck unit browser-deps dictionaries zendesk-deps zendesk-app demo-index clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ model: $(STAMP)
 demo-index: setup
 	@if [ ! -f $(INDEX)/CURRENT ]; then $(PY) -m assistant ingest $(DEMO_KB) --index $(INDEX) || [ $$? -eq 1 ]; fi
 
-run: demo-index
+run: demo-index dictionaries
 	$(PY) -m assistant serve --index $(INDEX) --host 127.0.0.1 --port 8000
 
 lint: $(STAMP)
@@ -57,6 +57,23 @@ browser-deps:
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
 	echo "browser-deps: apt-get failed; browser tests will skip"
 
+# FreeDict bilingual dictionaries for keyword_translation and tests/test_dictionary.py (which skips
+# without them). Same pattern as browser-deps: installs only what is missing, never fails the build.
+DICTD := /usr/share/dictd
+DICTIONARIES := fin-eng eng-fin pol-eng eng-pol fin-pol pol-fin
+dictionaries:
+	@missing=""; \
+	for pair in $(DICTIONARIES); do [ -f $(DICTD)/freedict-$$pair.index ] || missing="$$missing dict-freedict-$$pair"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else echo "dictionaries: not root and no sudo; cannot install$$missing, dictionary tests will skip"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "dictionaries: no apt-get; dictionary tests will skip"; exit 0; fi; \
+	echo "dictionaries: installing$$missing"; \
+	$$sudo apt-get update -q >/dev/null && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null || \
+	echo "dictionaries: apt-get failed; dictionary tests will skip"
+
 # The Zendesk app's build tools from npm (zcli, the ZAF SDK, esbuild), exactly as package-lock.json pins them.
 # Without npm it says so and carries on: tests/test_zendesk_app.py then skips.
 ZENDESK := integrations/zendesk
@@ -74,7 +91,7 @@ zendesk-app: zendesk-deps
 unit: setup
 	$(VENV)/bin/pytest -q
 
-test: setup browser-deps zendesk-deps lint typecheck unit
+test: setup browser-deps dictionaries zendesk-deps lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from assistant.conversations import ConversationStore
+from assistant.dictionary import QueryTranslator
 from assistant.feedback import FeedbackLog
 from assistant.llm_answer import build_chat_model
 from assistant.reranker import CrossEncoderReranker
@@ -156,6 +157,11 @@ def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
+    translator = None
+    if settings.keyword_translation:
+        translator = QueryTranslator(settings.dictionary_dir, settings.cache_dir)
+        if not translator.installed():
+            log.info("no FreeDict dictionaries in %s (`make dictionaries`)", settings.dictionary_dir)
     config = ServiceConfig(
         settings.min_dense_score,
         settings.min_confidence,
@@ -166,6 +172,8 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
         fusion=settings.fusion,
         keyword_weight=settings.keyword_weight,
         query_batch_size=settings.query_batch_size,
+        translator=translator,
+        translated_keyword_weight=settings.translated_keyword_weight,
     )
     return KnowledgeService(
         build_store(settings, index_dir),

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from assistant.dictionary import QueryTranslator
 from assistant.exceptions import AssistantError
 from assistant.query_batcher import QueryEmbedder
 from assistant.timing import ms_since
@@ -150,6 +151,8 @@ class Retriever:
         reranker: Reranker | None = None,
         fusion: Fusion = "score",
         keyword_weight: float = 0.15,
+        translator: QueryTranslator | None = None,
+        translated_weight: float = 0.5,
     ) -> None:
         if index.manifest.model != model_id:
             raise ModelMismatch(
@@ -164,10 +167,14 @@ class Retriever:
         self.reranker = reranker
         self.fusion = fusion
         self.keyword_weight = keyword_weight
+        self.translator = translator
+        self.translated_weight = translated_weight
         self._ids = np.fromiter(index.chunks.keys(), dtype=np.int64, count=len(index.chunks))
         chunks = list(index.chunks.values())
         self._sources = np.array([c.source for c in chunks], dtype=object)
         self._langs = np.array([c.language for c in chunks], dtype=object)
+        # Passage ids per language, for searching a question's translations into each.
+        self._ids_in = {lang: self._ids[self._langs == lang] for lang in sorted(set(self._langs.tolist()))}
         docs = index.manifest.documents
         self._tags = [frozenset(docs[c.source].tags) if c.source in docs else frozenset() for c in chunks]
         self._groups = [frozenset(docs[c.source].groups) if c.source in docs else frozenset() for c in chunks]
@@ -247,6 +254,8 @@ class Retriever:
             ids, scores = self.index.keywords.search(terms, pool, allowed, collection=visible)
             keyword = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             max_keyword = self.index.keywords.max_score(terms, collection=visible)
+            if self.translator is not None:
+                self._add_translated(query, language, keyword, max_keyword, pool, allowed, visible)
             timings["keyword_search"] = ms_since(t)
         t = time.perf_counter()
         if mode == "dense":
@@ -276,6 +285,34 @@ class Retriever:
         timings["total"] = ms_since(started)
         coverage = max(keyword.values()) / max_keyword if keyword and max_keyword > 0 else 0.0
         return SearchResult(hits, language, vector, timings, self.index, dense_scores, dense_ids, coverage)
+
+    def _add_translated(
+        self,
+        query: str,
+        language: str,
+        keyword: dict[int, float],
+        max_keyword: float,
+        pool: int,
+        allowed: np.ndarray | None,
+        visible: np.ndarray | None,
+    ) -> None:
+        """Add keyword matches of the question's dictionary translations, each in passages of its language.
+
+        A translated match counts as the same share of the question's vocabulary (times
+        `translated_weight`) as an untranslated one would; a passage keeps its better score.
+        """
+        assert self.translator is not None
+        for target, in_target in self._ids_in.items():
+            terms = self.translator.terms(query, language, target) if target != language else []
+            if not terms:
+                continue
+            if allowed is not None:
+                in_target = np.intersect1d(in_target, allowed)
+            ids, scores = self.index.keywords.search(terms, pool, in_target, collection=visible)
+            top = self.index.keywords.max_score(terms, collection=visible)
+            scale = self.translated_weight * max(max_keyword, 1e-9) / max(top, 1e-9)
+            for i, score in zip(ids.tolist(), scores.tolist(), strict=True):
+                keyword[i] = max(keyword.get(i, 0.0), score * scale)
 
     def _with_sentence_evidence(self, fused: dict[int, float], vector: np.ndarray) -> dict[int, float]:
         """Add the best sentence's similarity to the top candidates' scores.

@@ -14,6 +14,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from assistant.answer import DEFAULT_MIN_CONFIDENCE, Answer, ExtractiveAnswerer
 from assistant.condense import LLMCondenser
 from assistant.conversations import Turn
+from assistant.dictionary import QueryTranslator
 from assistant.history_search import TurnSearch, search_turn
 from assistant.llm_answer import LLMAnswerer
 from assistant.llm_draft import LLMDrafter
@@ -50,6 +51,8 @@ class ServiceConfig:
     fusion: Fusion = "score"
     keyword_weight: float = 0.15
     query_batch_size: int = 16
+    translator: QueryTranslator | None = None  # dictionary translations for keyword search; None = off
+    translated_keyword_weight: float = 0.5
 
 
 class KnowledgeService:
@@ -143,6 +146,8 @@ class KnowledgeService:
             self.reranker,
             self.config.fusion,
             self.config.keyword_weight,
+            self.config.translator,
+            self.config.translated_keyword_weight,
         )
 
     def warm_up(self) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.answer import DEFAULT_MIN_CONFIDENCE
+from assistant.dictionary import DICTD_DIR
 from ingest.store.faiss_index import FaissParams
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
@@ -146,6 +147,23 @@ class Settings(BaseSettings):
             "passage holds all of the question's words (score fusion only)."
         ),
         ge=0,
+    )
+    keyword_translation: bool = Field(
+        True,
+        description=(
+            "Also search keywords with the question's words translated by the FreeDict dictionaries "
+            "in dictionary_dir, each translation against passages of its language (fi, pl, en; no Thai). "
+            "Without the dictionaries it does nothing. Measured in docs/benchmarks.md."
+        ),
+    )
+    translated_keyword_weight: float = Field(
+        0.5,
+        description="Share of a same-language keyword match a dictionary-translated match counts for.",
+        ge=0,
+        le=1,
+    )
+    dictionary_dir: Path = Field(
+        DICTD_DIR, description="Folder of dictd dictionaries (Debian's dict-freedict-* packages install here)."
     )
     reranker_model: str = Field(
         "", description="Sentence-transformers CrossEncoder name or folder to rerank candidates; empty = off."

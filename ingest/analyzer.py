@@ -69,6 +69,18 @@ def _thai_words(run: str) -> list[str]:
     return [w for w in word_tokenize(run, engine="newmm", keep_whitespace=False) if w.strip()]
 
 
+def stem(word: str, language: str) -> str:
+    """The keyword-index form of one casefolded word (as `analyze` produces it)."""
+    return _stem(word, language)
+
+
+def content_words(text: str, language: str) -> list[str]:
+    """The casefolded non-Thai words `analyze` would stem, before stemming (stopwords dropped)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    stopwords = _STOPWORD_SETS.get(language, frozenset())
+    return [t for t in (m.group(0) for m in _WORD.finditer(text)) if not _THAI_RUN.fullmatch(t) and t not in stopwords]
+
+
 def analyze(text: str, language: str) -> list[str]:
     """Terms for the keyword index: NFKC, casefolded, Thai segmented, words stemmed by `language`."""
     text = unicodedata.normalize("NFKC", text).casefold()
