@@ -353,3 +353,26 @@ def test_suggest_latency_compares_a_ticket_with_one_ask(tmp_path: Path, monkeypa
     assert "1 five-message tickets in four languages, 3 questions found (3-3 per ticket), 1 rounds" in out
     assert "| one /v1/ask |" in out and "| /v1/suggest, one five-message ticket |" in out
     assert "/ one /v1/ask (p50):" in out and "(target at most 3x)" in out
+
+
+def test_index_footprint_counts_what_the_index_holds(service, store, capsys, monkeypatch) -> None:
+    """The sizing inputs of deploy/README.md: passages, sentences and bytes per passage of a built index."""
+    import sys
+
+    from benchmarks import index_footprint
+
+    loaded = store.load()
+    folder = store.versions / loaded.version
+    row = index_footprint.footprint(store.root, rss_bytes=1000 * len(loaded.chunks))
+    assert row["passages"] == len(loaded.chunks) > 0
+    assert row["sentences"] == sum(len(loaded.sentences.of(i)[0]) for i in loaded.chunks) > row["passages"]
+    assert row["bytes_per_passage"]["chunks.jsonl"] == round((folder / "chunks.jsonl").stat().st_size / row["passages"])
+    assert row["rss_bytes_per_passage"] == 1000
+    cost = index_footprint.load_cost(store.root)
+    assert cost["passages"] == row["passages"] and cost["rss_bytes"] >= 0
+
+    monkeypatch.setattr(sys, "argv", ["index_footprint", str(store.root), str(store.root.parent / "nothing")])
+    index_footprint.main()
+    out = capsys.readouterr().out
+    assert f"| {store.root} | {row['passages']:,} | {row['sentences']:,} |" in out
+    assert "nothing | no published version, skipped" in out
