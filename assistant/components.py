@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.conversations import ConversationStore
-from assistant.feedback import FeedbackLog
-from assistant.llm_answer import build_chat_model
-from assistant.reranker import CrossEncoderReranker
-from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import BUNDLED_MODEL, Settings
 from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder, model_id_for
 from ingest.embedding_cache import EmbeddingCache
@@ -17,6 +13,12 @@ from ingest.model_fetch import ensure_model
 from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
+
+if TYPE_CHECKING:
+    from assistant.conversations import ConversationStore
+    from assistant.feedback import FeedbackLog
+    from assistant.reranker import CrossEncoderReranker
+    from assistant.service import KnowledgeService
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +111,15 @@ def build_sync_options(settings: Settings) -> SyncOptions:
 
 def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
     """The feedback database: `feedback_db`, or feedback.sqlite beside the served index folder."""
+    from assistant.feedback import FeedbackLog
+
     return FeedbackLog(settings.feedback_db or Path(index_dir).parent / "feedback.sqlite")
 
 
 def build_conversation_store(settings: Settings, index_dir: Path) -> ConversationStore:
     """Conversations in conversations.sqlite, in the folder of the question log."""
+    from assistant.conversations import ConversationStore
+
     log_path = settings.feedback_db or Path(index_dir).parent / "feedback.sqlite"
     return ConversationStore(
         log_path.parent / "conversations.sqlite",
@@ -129,6 +135,10 @@ def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
+    # The query side (and LangChain for the optional LLM) loads only for the commands that serve.
+    from assistant.llm_answer import build_chat_model
+    from assistant.service import KnowledgeService, ServiceConfig
+
     config = ServiceConfig(
         settings.min_dense_score,
         settings.min_confidence,
@@ -153,4 +163,6 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
 def build_reranker(settings: Settings) -> CrossEncoderReranker | None:
     if not settings.reranker_model:
         return None
+    from assistant.reranker import CrossEncoderReranker
+
     return CrossEncoderReranker(settings.reranker_model, settings.reranker_candidates)
