@@ -125,6 +125,8 @@ class KnowledgeService:
 
     def _build(self, version: str | None) -> Retriever:
         index = self.store.load(version)
+        # Before the swap, so the first question on a new version does not pay for it.
+        index.keywords.warm()
         return Retriever(
             index,
             self.embedder,

@@ -158,3 +158,13 @@ class KeywordIndexContract:
 
     def test_unknown_terms_find_nothing(self) -> None:
         assert len(self.filled().search(["zzz"], 5)[0]) == 0
+
+    def test_warm_index_ranks_as_a_cold_one_and_after_a_change(self) -> None:
+        cold, warm = self.filled(), self.filled()
+        warm.warm()
+        for query in (["days"], ["return", "free"]):
+            assert list(warm.search(query, 5)[0]) == list(cold.search(query, 5)[0])
+        # A change after warming is still seen by the next search.
+        warm.add(np.array([99], dtype=np.int64), [["zebra"]])
+        warm.warm()
+        assert list(warm.search(["zebra"], 5)[0]) == [99]
