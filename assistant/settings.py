@@ -10,8 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.answer import DEFAULT_MIN_CONFIDENCE
-from ingest.store.faiss_index import FaissParams
+from assistant import defaults
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
@@ -87,22 +86,28 @@ class Settings(BaseSettings):
         ge=1,
     )
     chunk_max_tokens: int = Field(
-        200, description="Largest chunk, in embedding-model tokens: about one or two paragraphs.", ge=16
+        defaults.CHUNK_MAX_TOKENS,
+        description="Largest chunk, in embedding-model tokens: about one or two paragraphs.",
+        ge=16,
     )
     chunk_min_tokens: int = Field(
-        40, description="Chunks smaller than this are merged with a neighbour in the same section.", ge=0
+        defaults.CHUNK_MIN_TOKENS,
+        description="Chunks smaller than this are merged with a neighbour in the same section.",
+        ge=0,
     )
     max_file_bytes: int = Field(
-        50_000_000, description="Files larger than this are reported as too large and skipped.", ge=1
+        defaults.MAX_FILE_BYTES, description="Files larger than this are reported as too large and skipped.", ge=1
     )
     parse_timeout_s: float = Field(
-        60.0, description="Seconds one file may take to parse before it is reported and skipped.", gt=0
+        defaults.PARSE_TIMEOUT_S,
+        description="Seconds one file may take to parse before it is reported and skipped.",
+        gt=0,
     )
     languages: list[str] = Field(
-        ["en", "fi", "pl", "th"], description="Languages the detector chooses among (ISO 639-1)."
+        list(defaults.LANGUAGES), description="Languages the detector chooses among (ISO 639-1)."
     )
     min_confidence: float = Field(
-        DEFAULT_MIN_CONFIDENCE,
+        defaults.MIN_CONFIDENCE,
         description=(
             "Adaptive abstention (the default): how far, in spreads of the off-topic questions' "
             "scores measured on this collection at ingest, a question's evidence must stand above "
@@ -129,7 +134,7 @@ class Settings(BaseSettings):
         ),
     )
     keyword_weight: float = Field(
-        0.15,
+        defaults.KEYWORD_WEIGHT,
         description=(
             "Largest boost keyword matching adds to a passage's cosine similarity, reached when the "
             "passage holds all of the question's words (score fusion only)."
@@ -171,9 +176,11 @@ class Settings(BaseSettings):
             "`assistant sync` reads it when --sources is not given; `assistant serve` runs their schedules."
         ),
     )
-    keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
+    keep_versions: int = Field(
+        defaults.KEEP_VERSIONS, description="Published index versions kept on disk; older ones are deleted.", ge=2
+    )
     vector_hnsw_above: int = Field(
-        FaissParams.hnsw_above,
+        defaults.VECTOR_HNSW_ABOVE,
         description=(
             "Past this many passages the vector index is approximate (HNSW) instead of exact: flat search "
             "takes 57 ms a query at 100k (docs/benchmarks.md, Approximate search). Applies to a new index; "

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant import defaults
 from ingest.analyzer import analyze
 from ingest.calibration import Calibration, calibrate, is_current
 from ingest.chunker import chunk_document, embedding_text
@@ -62,13 +63,13 @@ class NullProgress:
 
 @dataclass
 class SyncOptions:
-    max_file_bytes: int = 50_000_000
-    parse_timeout_s: float = 60.0
+    max_file_bytes: int = defaults.MAX_FILE_BYTES
+    parse_timeout_s: float = defaults.PARSE_TIMEOUT_S
     parse_memory_bytes: int = 2 << 30
-    chunk_max_tokens: int = 200
-    chunk_min_tokens: int = 40
-    languages: tuple[str, ...] = ("en", "fi", "pl", "th")
-    keep_versions: int = 3
+    chunk_max_tokens: int = defaults.CHUNK_MAX_TOKENS
+    chunk_min_tokens: int = defaults.CHUNK_MIN_TOKENS
+    languages: tuple[str, ...] = defaults.LANGUAGES
+    keep_versions: int = defaults.KEEP_VERSIONS
     # Parameters of a newly created vector index (ingest.store.backends); {} uses the backend's own.
     vector_params: dict[str, Any] = field(default_factory=dict)
 

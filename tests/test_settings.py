@@ -42,3 +42,27 @@ def test_an_int8_index_is_refused_by_an_fp32_service_and_back(corpus, store, emb
     with pytest.raises(ModelMismatch, match=r"\+int8"):
         KnowledgeService(store, embedder, fp32, ServiceConfig(0.4)).load()
     KnowledgeService(store, embedder, int8, ServiceConfig(0.4)).load()
+
+
+def test_reading_settings_loads_neither_faiss_nor_the_answerer() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, assistant.settings; print(sorted(m for m in ('faiss', 'assistant.answer') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_ingest_and_service_defaults_are_the_settings_defaults() -> None:
+    from assistant.service import ServiceConfig
+    from ingest.store.faiss_index import FaissParams
+    from ingest.sync import SyncOptions
+
+    settings, sync, service = Settings(), SyncOptions(), ServiceConfig()
+    assert tuple(settings.languages) == sync.languages == service.languages
+    assert (settings.chunk_max_tokens, settings.chunk_min_tokens) == (sync.chunk_max_tokens, sync.chunk_min_tokens)
+    assert (settings.max_file_bytes, settings.parse_timeout_s) == (sync.max_file_bytes, sync.parse_timeout_s)
+    assert settings.keep_versions == sync.keep_versions
+    assert settings.keyword_weight == service.keyword_weight
+    assert settings.min_confidence == service.min_confidence
+    assert settings.vector_hnsw_above == FaissParams().hnsw_above
