@@ -68,11 +68,13 @@ def fake_embedder() -> object:
 
 def run_cli(argv: Sequence[str]) -> int:
     """`assistant` itself, with the fake embedder in place of the model (what the timed subprocess runs)."""
-    from assistant import cli
+    from assistant import cli, components
 
     embedder = fake_embedder()
-    cli.build_embedder = lambda settings: embedder  # type: ignore[assignment,return-value]
-    cli.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
+    # The CLI's own names (ingest) and the components' (serve builds its service there).
+    for module in (cli, components):
+        module.build_embedder = lambda settings: embedder  # type: ignore[assignment,return-value]
+        module.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
     return cli.main(list(argv))
 
 
