@@ -163,6 +163,8 @@ class KeywordIndexContract:
         index = self.filled()
         index.save(tmp_path)
         loaded = self.load(index, tmp_path)
+        # Scored once before it changes, as a served version is.
+        assert list(loaded.search(["days"], 10)[0]) == list(index.search(["days"], 10)[0])
         for changed in (index, loaded):
             changed.remove(np.array([1], dtype=np.int64))
             changed.add(np.array([42], dtype=np.int64), [["zebra", "return"]])

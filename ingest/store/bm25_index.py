@@ -33,7 +33,16 @@ class BM25Index:
         self._tf: sparse.csc_matrix | None = None  # raw term counts, for statistics over a subset
         self._lengths = np.zeros(0, dtype=np.float32)
 
+    def _packed_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The loaded rows as CSR parts; once scored, read back from the term-count matrix (no third copy)."""
+        if self._packed is None and not self._rows and self._tf is not None and len(self._row_ids):
+            csr = self._tf.tocsr()
+            csr.sort_indices()
+            return self._row_ids, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
+        return self._packed
+
     def _unpack(self) -> None:
+        self._packed = self._packed_rows()
         if self._packed is not None:
             row_ids, indptr, cols, tf = self._packed
             for row, chunk_id in enumerate(row_ids):
@@ -56,12 +65,14 @@ class BM25Index:
         self._weights = None
 
     def count(self) -> int:
-        return len(self._packed[0]) if self._packed is not None else len(self._rows)
+        packed = self._packed_rows()
+        return len(packed[0]) if packed is not None else len(self._rows)
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All rows as CSR parts: (row ids, indptr, term ids, term counts)."""
-        if self._packed is not None:
-            return self._packed
+        packed = self._packed_rows()
+        if packed is not None:
+            return packed
         row_ids = np.fromiter(self._rows.keys(), dtype=np.int64, count=len(self._rows))
         entries = [self._rows[int(i)] for i in row_ids]
         indptr = np.zeros(len(entries) + 1, dtype=np.int64)
@@ -85,6 +96,8 @@ class BM25Index:
         self._row_ids = row_ids
         self._tf = sparse.csr_matrix((tf, cols, indptr), shape=(n_docs, n_terms)).tocsc()
         self._lengths = lengths
+        # The loaded arrays are now in _tf too; _packed_rows reads them back from there when needed.
+        self._packed = None
         return matrix.tocsc()
 
     def _ensure_built(self) -> None:
