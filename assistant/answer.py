@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant import defaults
 from assistant.retriever import Hit, SearchResult
 from assistant.timing import ms_since
 from ingest.analyzer import analyze
@@ -21,11 +22,8 @@ NOT_FOUND = {
     "pl": "Nie znalazłem odpowiedzi na to pytanie w bazie wiedzy.",
     "th": "ไม่พบคำตอบของคำถามนี้ในฐานความรู้",
 }
-# Adaptive abstention: answer when the evidence stands this many null spreads above the off-topic
-# questions' on this collection. Weights and threshold were chosen once on the demo set, xquad-en and
-# xquad-th (false abstention at most 5% on each, with margin) and hold for every collection; the
-# other sets were measured after (docs/benchmarks.md, "Abstention").
-DEFAULT_MIN_CONFIDENCE = 2.75
+# Adaptive abstention's threshold, in null spreads (why this value: assistant/defaults.py).
+DEFAULT_MIN_CONFIDENCE = defaults.MIN_CONFIDENCE
 CONFIDENCE_WEIGHTS = {"dense_top": 0.5, "dense_margin": 0.25, "sentence_top": 0.25}
 # Keyword coverage is added raw (0-1): off-topic questions cover ~0, so its spread says little.
 COVERAGE_WEIGHT = 2.0

@@ -14,16 +14,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from assistant.answer import UNCALIBRATED_MIN_DENSE_SCORE
-from assistant.api import create_app, run_ask, run_search
-from assistant.auth import check_security, generate_key, key_entry
 from assistant.components import (
     build_cache,
     build_ingest_embedder,
@@ -34,24 +31,20 @@ from assistant.components import (
 )
 from assistant.database import redacted
 from assistant.exceptions import AssistantError
-from assistant.retriever import Mode
-from assistant.schemas import AskIn, AskOut, SearchIn, SearchOut
 from assistant.settings import Settings
-from eval.compare import regressions
-from eval.console import answers_table, calibration_lines, conversation_tables, mode_table, regression_lines
-from eval.conversation_sets import is_conversation_set
-from eval.conversations import evaluate_conversations
-from eval.html_report import render
-from eval.runner import MODES
-from eval.workbench import EvalRequest, evaluate
 from ingest.calibration import Calibration
 from ingest.ray_embedder import RayEmbedder
 from ingest.sources.base import SourceConfigError
-from ingest.sources.registry import load_sources, pick
 from ingest.store.layout import IndexError_
 from ingest.store.manifest import Manifest
 from ingest.sync import SourcesReport, sync_folder, sync_sources
 
+if TYPE_CHECKING:
+    from assistant.retriever import Mode
+    from assistant.schemas import AskOut, SearchOut
+
+# The web service, the answerers and the eval harness are imported by the commands that use them:
+# `assistant ingest` of an unchanged folder should take about as long as Python takes to start.
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_REGRESSED = 0, 1, 2, 3
 err = Console(stderr=True)
 
@@ -148,6 +141,8 @@ def _print_sources(report: SourcesReport) -> None:
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.sources.registry import load_sources, pick
+
     path = args.sources or settings.sources_file
     if path is None:
         err.print("[red]give --sources FILE or set ASSISTANT_SOURCES_FILE (see docs/sources.md)[/red]")
@@ -191,6 +186,8 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 def abstention_status(manifest: Manifest, settings: Settings) -> dict[str, Any]:
     """How this index decides "not found": the rule, its threshold, and the null per question language."""
+    from assistant.answer import UNCALIBRATED_MIN_DENSE_SCORE
+
     if settings.min_dense_score is not None:
         return {"rule": "fixed", "min_dense_score": settings.min_dense_score}
     calibration = Calibration.from_dict(manifest.calibration)
@@ -286,6 +283,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _answer_console(response: AskOut | SearchOut) -> None:
+    from assistant.schemas import AskOut, SearchOut
+
     console = Console()
     items = response.hits if isinstance(response, SearchOut) else response.citations + response.related
     if isinstance(response, AskOut):
@@ -319,17 +318,26 @@ def _query_command(args: argparse.Namespace, settings: Settings, run) -> int:  #
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.api import run_ask
+    from assistant.schemas import AskIn
+
     body = AskIn(question=args.question, top_k=args.top_k)
     return _query_command(args, settings, lambda service: run_ask(service, settings, body))
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.api import run_search
+    from assistant.schemas import SearchIn
+
     body = SearchIn(query=args.query, top_k=args.top_k)
     return _query_command(args, settings, lambda service: run_search(service, settings, body))
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    from assistant.api import create_app
+    from assistant.auth import check_security
 
     if args.sources:
         settings = settings.model_copy(update={"sources_file": Path(args.sources)})
@@ -358,6 +366,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _modes(values: list[str] | None) -> list[Mode]:
     """`--mode dense,bm25 --mode hybrid` -> ["dense", "bm25", "hybrid"]; hybrid when none is given."""
+    from eval.runner import MODES
+
     names = [n.strip() for v in values or ["hybrid"] for n in v.split(",") if n.strip()]
     unknown = sorted(set(names) - set(MODES))
     if unknown:
@@ -366,6 +376,8 @@ def _modes(values: list[str] | None) -> list[Mode]:
 
 
 def _print_eval(report: dict[str, Any]) -> None:
+    from eval.console import answers_table, calibration_lines, mode_table
+
     console = Console()
     for mode, run in report["modes"].items():
         console.print(mode_table(mode, run))
@@ -383,6 +395,9 @@ def _print_eval(report: dict[str, Any]) -> None:
 
 def cmd_conversation_eval(args: argparse.Namespace, settings: Settings) -> int:
     """A conversation set: hit@5 of the resolution vs the follow-up alone vs plain concatenation."""
+    from eval.console import conversation_tables
+    from eval.conversations import evaluate_conversations
+
     try:
         report = evaluate_conversations(Path(args.target), settings, args.index)
     except AssistantError as exc:
@@ -398,6 +413,12 @@ def cmd_conversation_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.compare import regressions
+    from eval.console import regression_lines
+    from eval.conversation_sets import is_conversation_set
+    from eval.html_report import render
+    from eval.workbench import EvalRequest, evaluate
+
     target = Path(args.target)
     if target.is_file() and target.suffix == ".jsonl" and is_conversation_set(target):
         return cmd_conversation_eval(args, settings)
@@ -429,6 +450,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_hash_key(args: argparse.Namespace, settings: Settings) -> int:
     """Print an ASSISTANT_API_KEYS entry for a key read from stdin, or for a new random key (shown on stderr)."""
+    from assistant.auth import generate_key, key_entry
+
     key = generate_key() if args.generate else sys.stdin.readline().rstrip("\r\n")
     try:
         entry = key_entry(key, args.name, args.role, args.group or [])

@@ -5,13 +5,8 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.conversations import ConversationStore
-from assistant.dictionary import QueryTranslator
-from assistant.feedback import FeedbackLog
-from assistant.llm_answer import build_chat_model
-from assistant.reranker import CrossEncoderReranker
-from assistant.service import KnowledgeService, ServiceConfig
 from assistant.settings import BUNDLED_MODEL, Settings
 from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder, model_id_for
 from ingest.embedding_cache import EmbeddingCache
@@ -21,6 +16,12 @@ from ingest.ray_embedder import RayEmbedder
 from ingest.store.base import Connection
 from ingest.store.layout import IndexStore
 from ingest.sync import SyncOptions
+
+if TYPE_CHECKING:
+    from assistant.conversations import ConversationStore
+    from assistant.feedback import FeedbackLog
+    from assistant.reranker import CrossEncoderReranker
+    from assistant.service import KnowledgeService
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +130,15 @@ def feedback_db_path(settings: Settings, index_dir: Path) -> Path:
 
 def build_feedback_log(settings: Settings, index_dir: Path) -> FeedbackLog:
     """The feedback database: PostgreSQL at `database_url` when set, else the SQLite question log."""
+    from assistant.feedback import FeedbackLog
+
     return FeedbackLog(settings.database_url or feedback_db_path(settings, index_dir))
 
 
 def build_conversation_store(settings: Settings, index_dir: Path) -> ConversationStore:
     """Conversations in PostgreSQL at `database_url` when set, else conversations.sqlite beside the question log."""
+    from assistant.conversations import ConversationStore
+
     return ConversationStore(
         settings.database_url or feedback_db_path(settings, index_dir).parent / "conversations.sqlite",
         max_turns=settings.conversation_max_turns,
@@ -157,6 +162,11 @@ def build_store(settings: Settings, index_dir: Path | None = None) -> IndexStore
 
 def build_service(settings: Settings, index_dir: Path | None = None) -> KnowledgeService:
     """The query-side service over the configured index and model (model loads on first use)."""
+    # The query side (and LangChain for the optional LLM) loads only for the commands that serve.
+    from assistant.dictionary import QueryTranslator
+    from assistant.llm_answer import build_chat_model
+    from assistant.service import KnowledgeService, ServiceConfig
+
     translator = None
     if settings.keyword_translation:
         translator = QueryTranslator(settings.dictionary_dir, settings.cache_dir)
@@ -188,4 +198,6 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
 def build_reranker(settings: Settings) -> CrossEncoderReranker | None:
     if not settings.reranker_model:
         return None
+    from assistant.reranker import CrossEncoderReranker
+
     return CrossEncoderReranker(settings.reranker_model, settings.reranker_candidates)

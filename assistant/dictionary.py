@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant import defaults
 from ingest.analyzer import analyze, content_words, stem
 
 log = logging.getLogger(__name__)
 
-DICTD_DIR = Path("/usr/share/dictd")
+DICTD_DIR = defaults.DICTD_DIR
 # FreeDict names its dictionaries by ISO 639-3 codes; Thai has none.
 ISO_639_3 = {"en": "eng", "fi": "fin", "pl": "pol"}
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}

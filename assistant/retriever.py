@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from assistant import defaults
 from assistant.dictionary import QueryTranslator
 from assistant.exceptions import AssistantError
 from assistant.query_batcher import QueryEmbedder
@@ -145,14 +146,14 @@ class Retriever:
         index: LoadedIndex,
         embedder: Embedder,
         model_id: str,
-        languages: tuple[str, ...] = ("en", "fi", "pl", "th"),
+        languages: tuple[str, ...] = defaults.LANGUAGES,
         candidates: int = 50,
         query_cache: QueryEmbeddingCache | None = None,
         reranker: Reranker | None = None,
         fusion: Fusion = "score",
-        keyword_weight: float = 0.15,
+        keyword_weight: float = defaults.KEYWORD_WEIGHT,
         translator: QueryTranslator | None = None,
-        translated_weight: float = 0.5,
+        translated_weight: float = defaults.TRANSLATED_KEYWORD_WEIGHT,
     ) -> None:
         if index.manifest.model != model_id:
             raise ModelMismatch(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from assistant import defaults
 from assistant.answer import DEFAULT_MIN_CONFIDENCE, Answer, ExtractiveAnswerer
 from assistant.condense import LLMCondenser
 from assistant.conversations import Turn
@@ -43,16 +44,16 @@ class NoLoadableIndex(IndexCorrupt):
 class ServiceConfig:
     min_dense_score: float | None = None  # a fixed threshold; None = adaptive (min_confidence)
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
-    languages: tuple[str, ...] = ("en", "fi", "pl", "th")
+    languages: tuple[str, ...] = defaults.LANGUAGES
     candidates: int = 50
     llm_timeout_s: float = 20.0
     condense_timeout_s: float = 5.0
     llm_min_support: float = 0.5
     fusion: Fusion = "score"
-    keyword_weight: float = 0.15
+    keyword_weight: float = defaults.KEYWORD_WEIGHT
     query_batch_size: int = 16
     translator: QueryTranslator | None = None  # dictionary translations for keyword search; None = off
-    translated_keyword_weight: float = 0.5
+    translated_keyword_weight: float = defaults.TRANSLATED_KEYWORD_WEIGHT
 
 
 class KnowledgeService:
@@ -136,6 +137,8 @@ class KnowledgeService:
 
     def _build(self, version: str | None) -> Retriever:
         index = self.store.load(version)
+        # Before the swap, so the first question on a new version does not pay for it.
+        index.keywords.warm()
         return Retriever(
             index,
             self.embedder,

@@ -10,9 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from assistant.answer import DEFAULT_MIN_CONFIDENCE
-from assistant.dictionary import DICTD_DIR
-from ingest.store.faiss_index import FaissParams
+from assistant import defaults
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "assistant"
 BUNDLED_MODEL = "embeddinggemma-300m"
@@ -88,22 +86,28 @@ class Settings(BaseSettings):
         ge=1,
     )
     chunk_max_tokens: int = Field(
-        200, description="Largest chunk, in embedding-model tokens: about one or two paragraphs.", ge=16
+        defaults.CHUNK_MAX_TOKENS,
+        description="Largest chunk, in embedding-model tokens: about one or two paragraphs.",
+        ge=16,
     )
     chunk_min_tokens: int = Field(
-        40, description="Chunks smaller than this are merged with a neighbour in the same section.", ge=0
+        defaults.CHUNK_MIN_TOKENS,
+        description="Chunks smaller than this are merged with a neighbour in the same section.",
+        ge=0,
     )
     max_file_bytes: int = Field(
-        50_000_000, description="Files larger than this are reported as too large and skipped.", ge=1
+        defaults.MAX_FILE_BYTES, description="Files larger than this are reported as too large and skipped.", ge=1
     )
     parse_timeout_s: float = Field(
-        60.0, description="Seconds one file may take to parse before it is reported and skipped.", gt=0
+        defaults.PARSE_TIMEOUT_S,
+        description="Seconds one file may take to parse before it is reported and skipped.",
+        gt=0,
     )
     languages: list[str] = Field(
-        ["en", "fi", "pl", "th"], description="Languages the detector chooses among (ISO 639-1)."
+        list(defaults.LANGUAGES), description="Languages the detector chooses among (ISO 639-1)."
     )
     min_confidence: float = Field(
-        DEFAULT_MIN_CONFIDENCE,
+        defaults.MIN_CONFIDENCE,
         description=(
             "Adaptive abstention (the default): how far, in spreads of the off-topic questions' "
             "scores measured on this collection at ingest, a question's evidence must stand above "
@@ -141,7 +145,7 @@ class Settings(BaseSettings):
         ),
     )
     keyword_weight: float = Field(
-        0.15,
+        defaults.KEYWORD_WEIGHT,
         description=(
             "Largest boost keyword matching adds to a passage's cosine similarity, reached when the "
             "passage holds all of the question's words (score fusion only)."
@@ -157,13 +161,13 @@ class Settings(BaseSettings):
         ),
     )
     translated_keyword_weight: float = Field(
-        0.5,
+        defaults.TRANSLATED_KEYWORD_WEIGHT,
         description="Share of a same-language keyword match a dictionary-translated match counts for.",
         ge=0,
         le=1,
     )
     dictionary_dir: Path = Field(
-        DICTD_DIR, description="Folder of dictd dictionaries (Debian's dict-freedict-* packages install here)."
+        defaults.DICTD_DIR, description="Folder of dictd dictionaries (Debian's dict-freedict-* packages install here)."
     )
     reranker_model: str = Field(
         "", description="Sentence-transformers CrossEncoder name or folder to rerank candidates; empty = off."
@@ -200,9 +204,11 @@ class Settings(BaseSettings):
             "`assistant sync` reads it when --sources is not given; `assistant serve` runs their schedules."
         ),
     )
-    keep_versions: int = Field(3, description="Published index versions kept on disk; older ones are deleted.", ge=2)
+    keep_versions: int = Field(
+        defaults.KEEP_VERSIONS, description="Published index versions kept on disk; older ones are deleted.", ge=2
+    )
     vector_hnsw_above: int = Field(
-        FaissParams.hnsw_above,
+        defaults.VECTOR_HNSW_ABOVE,
         description=(
             "Past this many passages the vector index is approximate (HNSW) instead of exact: flat search "
             "takes 57 ms a query at 100k (docs/benchmarks.md, Approximate search). Applies to a new index; "
@@ -212,7 +218,7 @@ class Settings(BaseSettings):
     )
     # --- Index backends beyond one machine (issue 20: Qdrant) ---
     vector_backend: Literal["faiss", "qdrant"] = Field(
-        "faiss",
+        defaults.VECTOR_BACKEND,
         description=(
             "Where passage vectors are searched: 'faiss' (in the service's memory) or 'qdrant' (a collection per "
             "index version, alias `qdrant_collection` on the live one). Applies to the next ingest, which moves "
@@ -228,7 +234,7 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: str = Field("", description="API key of the Qdrant server (sent as the api-key header).")
     qdrant_collection: str = Field(
-        "kb",
+        defaults.QDRANT_COLLECTION,
         description=(
             "Alias of the live version on Qdrant; collections are <alias>_<version>. One alias per index folder "
             "when several share a server (each ingest drops the <alias>_* collections its folder no longer keeps)."
@@ -236,10 +242,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,60}$",
     )
     qdrant_shards: int = Field(
-        1, description="Shards of each new collection on a Qdrant cluster (spread over its peers).", ge=1
+        defaults.QDRANT_SHARDS,
+        description="Shards of each new collection on a Qdrant cluster (spread over its peers).",
+        ge=1,
     )
     qdrant_replicas: int = Field(
-        1, description="Copies of each shard on a Qdrant cluster; 2 keeps answering when one peer is down.", ge=1
+        defaults.QDRANT_REPLICAS,
+        description="Copies of each shard on a Qdrant cluster; 2 keeps answering when one peer is down.",
+        ge=1,
     )
     # --- end of index backends ---
 

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from assistant import defaults
 from ingest.documents import Block, Chunk, Document
 from ingest.sentences import sentence_spans
 
@@ -96,8 +97,8 @@ def chunk_id(source: str, ordinal: int, text: str) -> str:
 def chunk_document(
     doc: Document,
     count_tokens: TokenCounter,
-    max_tokens: int = 200,
-    min_tokens: int = 40,
+    max_tokens: int = defaults.CHUNK_MAX_TOKENS,
+    min_tokens: int = defaults.CHUNK_MIN_TOKENS,
     language_of: Callable[[str], str] | None = None,
 ) -> list[Chunk]:
     """Group a document's pieces into chunks that never cross a section or a page and stay under `max_tokens`.

@@ -7,9 +7,11 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, LanguageDetector, LanguageDetectorBuilder
 
+from assistant import defaults
+
 _THAI = re.compile(r"[\u0E00-\u0E7F]")
 _LETTER = re.compile(r"[^\W\d_]")
-DEFAULT_LANGUAGES = ("en", "fi", "pl", "th")
+DEFAULT_LANGUAGES = defaults.LANGUAGES
 
 
 @lru_cache(maxsize=4)

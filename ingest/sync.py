@@ -20,8 +20,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant import defaults
 from ingest.analyzer import analyze
-from ingest.calibration import calibrate, is_current
+from ingest.calibration import Calibration, calibrate, is_current
 from ingest.chunker import chunk_document, embedding_text
 from ingest.documents import Chunk, Document
 from ingest.embedder import Embedder
@@ -32,7 +33,7 @@ from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document
 from ingest.parse_server import ParseServer
 from ingest.sources.base import ItemFailure, Source, SourceError, SourceItem, SourceMemory
 from ingest.sources.folder import SIDECAR_SUFFIX, FolderSource, scan
-from ingest.store.backends import create_keyword_index, create_vector_index, describe
+from ingest.store.backends import DEFAULT_VECTORS, create_keyword_index, create_vector_index, describe
 from ingest.store.base import VectorIndex
 from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, chunk_int_id, ids_of, new_version_name
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
@@ -63,13 +64,13 @@ class NullProgress:
 
 @dataclass
 class SyncOptions:
-    max_file_bytes: int = 50_000_000
-    parse_timeout_s: float = 60.0
+    max_file_bytes: int = defaults.MAX_FILE_BYTES
+    parse_timeout_s: float = defaults.PARSE_TIMEOUT_S
     parse_memory_bytes: int = 2 << 30
-    chunk_max_tokens: int = 200
-    chunk_min_tokens: int = 40
-    languages: tuple[str, ...] = ("en", "fi", "pl", "th")
-    keep_versions: int = 3
+    chunk_max_tokens: int = defaults.CHUNK_MAX_TOKENS
+    chunk_min_tokens: int = defaults.CHUNK_MIN_TOKENS
+    languages: tuple[str, ...] = defaults.LANGUAGES
+    keep_versions: int = defaults.KEEP_VERSIONS
     # Parameters of a newly created vector index (ingest.store.backends); {} uses the backend's own.
     vector_params: dict[str, Any] = field(default_factory=dict)
 
@@ -164,15 +165,23 @@ def prepare_chunks(doc: Document, embedder: Embedder, options: SyncOptions) -> l
     )
 
 
-def _load_previous(store: IndexStore) -> LoadedIndex | None:
-    """The live version to update, or None to build from scratch (nothing yet, or it is corrupt)."""
+def _live_manifest(store: IndexStore) -> Manifest | None:
+    """The live version's manifest to plan against, or None to build from scratch (nothing yet, or corrupt).
+
+    Only the manifest is read, and the version's files checked by their recorded sizes and times:
+    an unchanged folder re-syncs without loading or checksumming the whole index.
+    """
     if not store.current_version():
         return None
     try:
-        return store.load()
+        return store.live_manifest()
     except IndexCorrupt as exc:
         log.error("%s; rebuilding the index from its sources", exc)
         return None
+
+
+class _LiveCorrupt(Exception):
+    """The live version passed the quick check but failed to load: plan again from scratch."""
 
 
 def _now() -> str:
@@ -192,6 +201,8 @@ class _Batch:
     stale: set[str] = field(default_factory=set)
     failures: list[FailureRecord] = field(default_factory=list)
     state: dict[str, Any] | None = None  # None: keep the state the index had
+    pending: list[SourceItem] = field(default_factory=list)  # changed items the parse step reads
+    queued: set[str] = field(default_factory=set)  # their keys
 
     def key(self, item_id: str) -> str:
         """The document's name in the index: `source/` + the item id, a URL without its scheme."""
@@ -203,79 +214,64 @@ class _Batch:
 
 
 class _Sink:
-    """Receives a source's items one by one: skips unchanged ones, parses and chunks the rest at once."""
+    """Compares a source's items with the live manifest as they arrive.
 
-    def __init__(self, run: _Sync, batch: _Batch) -> None:
+    Unchanged items keep their record; the others are parsed and chunked at once (`parse_now`, for
+    sources that stream their content) or wait in `batch.pending` for the parse step.
+    """
+
+    def __init__(self, run: _Sync, batch: _Batch, parse_now: bool) -> None:
         self.run = run
         self.batch = batch
+        self.parse_now = parse_now
 
     def expect(self, total: int) -> None:
         self.run.progress.begin("files", total)
 
     def fail(self, failure: ItemFailure) -> None:
-        batch = self.batch
-        key = batch.key(failure.id)
-        if key in batch.records:
-            return
-        record = FailureRecord(key, failure.error.reason, failure.error.message, batch.source.name)
-        batch.failures.append(record)
-        batch.report.failed.append(replace(record, source=failure.id))
-        log.warning("skipping %s: %s", failure.id, failure.error.message)
-        old = batch.old.get(key)
-        if old is not None:
-            # Keep serving the last good version of an item that cannot be read now.
-            batch.records[key] = old
-        self.run.progress.advance("files")
+        _fail(self.run, self.batch, failure)
 
     def add(self, item: SourceItem) -> None:
         batch, report = self.batch, self.batch.report
         key = batch.key(item.id)
-        if key in batch.records:
+        if key in batch.records or key in batch.queued:
             return  # the same item reached twice (a redirect and its target): the first one counts
         old = batch.old.get(key)
         tags, groups = list(item.tags), list(item.groups)
         if old is not None and (old.version or old.sha256) == item.version and old.url == item.url:
             if (old.tags, old.groups) == (tags, groups):
                 report.unchanged.append(item.id)
-                batch.records[key] = old
+                batch.records[key] = old if old.stat == item.stat else replace(old, stat=item.stat)
             else:
                 # Access groups and tags live in the record only: no passage changes.
                 report.updated.append(item.id)
-                batch.records[key] = replace(old, tags=tags, groups=groups)
+                batch.records[key] = replace(old, tags=tags, groups=groups, stat=item.stat)
             self.run.progress.advance("files")
             return
         if item.content is None and item.path is None:
             self.fail(ItemFailure(item.id, SourceError(f"{item.id} came without content although it changed")))
             return
-        try:
-            doc, size, digest = self.run.load(item, key)
-            if item.title:
-                doc.title = item.title
-            chunks = prepare_chunks(doc, self.run.embedder, self.run.options)
-        except IngestError as exc:
-            self.fail(ItemFailure(item.id, _as_source_error(exc)))
-            return
-        if item.url:
-            chunks = [replace(c, url=item.url) for c in chunks]
-        (report.updated if old is not None else report.added).append(item.id)
-        if old is not None:
-            batch.stale.add(key)
-        batch.chunks.extend(chunks)
-        batch.records[key] = DocumentRecord(
-            sha256=digest,
-            chunks=len(chunks),
-            title=doc.title,
-            language=doc.language or "und",
-            bytes=size,
-            indexed_at=_now(),
-            tags=tags,
-            groups=groups,
-            origin=batch.source.name,
-            item_id=item.id if batch.prefix else "",
-            version=item.version,
-            url=item.url,
-        )
-        self.run.progress.advance("files")
+        if self.parse_now:
+            self.run.parse_item(batch, item)
+        else:
+            batch.queued.add(key)
+            batch.pending.append(item)
+
+
+def _fail(run: _Sync, batch: _Batch, failure: ItemFailure) -> None:
+    """Report an item that could not be read; its last good version stays."""
+    key = batch.key(failure.id)
+    if key in batch.records:
+        return
+    record = FailureRecord(key, failure.error.reason, failure.error.message, batch.source.name)
+    batch.failures.append(record)
+    batch.report.failed.append(replace(record, source=failure.id))
+    log.warning("skipping %s: %s", failure.id, failure.error.message)
+    old = batch.old.get(key)
+    if old is not None:
+        # Keep serving the last good version of an item that cannot be read now.
+        batch.records[key] = old
+    run.progress.advance("files")
 
 
 def _labels(chunk: Chunk, record: DocumentRecord, version: str) -> dict[str, Any]:
@@ -289,6 +285,11 @@ def _labels(chunk: Chunk, record: DocumentRecord, version: str) -> dict[str, Any
     }
 
 
+def _live_vector_backend(manifest: Manifest) -> str:
+    """The vector backend a version was built with, from its manifest (versions without the record used the default)."""
+    return str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
+
+
 def _as_source_error(exc: IngestError) -> SourceError:
     error = SourceError(exc.message)
     error.reason = exc.reason
@@ -296,7 +297,8 @@ def _as_source_error(exc: IngestError) -> SourceError:
 
 
 class _Sync:
-    """One sync run under the index lock: collect each source, then embed, merge and publish once."""
+    """One sync run under the index lock: plan each source against the live manifest, parse what
+    changed, embed the new passages, then write and publish one version."""
 
     def __init__(
         self,
@@ -307,17 +309,30 @@ class _Sync:
         options: SyncOptions,
         progress: Progress,
         parser: ParseServer,
+        rebuild: bool = False,
     ) -> None:
         self.store, self.embedder, self.model_id, self.cache = store, embedder, model_id, cache
         self.options, self.progress, self.parser = options, progress, parser
-        self.previous = _load_previous(store)
-        manifest = self.previous.manifest if self.previous else None
+        self.manifest = None if rebuild else _live_manifest(store)
+        self._previous: LoadedIndex | None = None
+        manifest = self.manifest
         # Another model or another chunking means no old passage can be reused: rebuild everything.
         self.same_model = (
             manifest is not None and manifest.model == model_id and manifest.pipeline == options.fingerprint()
         )
         self.old_docs = manifest.documents if manifest and self.same_model else {}
         self.old_sources = manifest.sources if manifest and self.same_model else {}
+
+    def previous(self) -> LoadedIndex:
+        """The live version in full, loaded only when a new version is written from it."""
+        if self._previous is None:
+            assert self.manifest is not None
+            try:
+                self._previous = self.store.load(self.manifest.index_version)
+            except IndexCorrupt as exc:
+                log.error("%s; rebuilding the index from its sources", exc)
+                raise _LiveCorrupt from exc
+        return self._previous
 
     def load(self, item: SourceItem, key: str) -> tuple[Document, int, str]:
         """The item's document, its size and the SHA-256 of its bytes; parsed in the isolated parse server."""
@@ -337,39 +352,90 @@ class _Sync:
         doc = self.parser.parse(_load_bytes, args, key, options.parse_timeout_s, options.parse_memory_bytes)
         return doc, len(content), hashlib.sha256(content).hexdigest()
 
-    def collect(self, source: Source, prefix: str) -> _Batch:
+    def parse_item(self, batch: _Batch, item: SourceItem) -> None:
+        """Parse and chunk one new or changed item into `batch` (or report why it could not be read)."""
+        key, report = batch.key(item.id), batch.report
+        old = batch.old.get(key)
+        try:
+            doc, size, digest = self.load(item, key)
+            if item.title:
+                doc.title = item.title
+            chunks = prepare_chunks(doc, self.embedder, self.options)
+        except IngestError as exc:
+            _fail(self, batch, ItemFailure(item.id, _as_source_error(exc)))
+            return
+        if item.url:
+            chunks = [replace(c, url=item.url) for c in chunks]
+        (report.updated if old is not None else report.added).append(item.id)
+        if old is not None:
+            batch.stale.add(key)
+        batch.chunks.extend(chunks)
+        batch.records[key] = DocumentRecord(
+            sha256=digest,
+            chunks=len(chunks),
+            title=doc.title,
+            language=doc.language or "und",
+            bytes=size,
+            indexed_at=_now(),
+            tags=list(item.tags),
+            groups=list(item.groups),
+            origin=batch.source.name,
+            item_id=item.id if batch.prefix else "",
+            version=item.version,
+            url=item.url,
+            stat=item.stat,
+        )
+        self.progress.advance("files")
+
+    def plan(self, source: Source, prefix: str, parse_now: bool = False) -> _Batch:
+        """Ask the source for its items and compare each with the live manifest; nothing is loaded.
+
+        With `parse_now` changed items are parsed as they arrive (sources that hold content in memory).
+        """
         started = time.perf_counter()
         name = source.name
         old = {k: r for k, r in self.old_docs.items() if r.origin == name}
         batch = _Batch(source, prefix, SourceReport(name, source.kind), old)
         known = {batch.item_id(k): r.version or r.sha256 for k, r in old.items()}
-        memory = SourceMemory(known, dict(self.old_sources.get(name, {}).get("state", {})))
+        stats = {batch.item_id(k): r.stat for k, r in old.items() if r.stat}
+        memory = SourceMemory(known, dict(self.old_sources.get(name, {}).get("state", {})), stats)
         self.progress.begin("files", len(known))
         try:
-            batch.state = source.collect(memory, _Sink(self, batch))
+            batch.state = source.collect(memory, _Sink(self, batch, parse_now))
         except SourceError as exc:
             log.error("source %s could not be read, keeping its last good items: %s", name or "folder", exc.message)
             failure = FailureRecord(name, exc.reason, exc.message, name)
             batch.report = SourceReport(name, source.kind, error=failure, unchanged=sorted(known))
             batch.records, batch.chunks, batch.stale, batch.state = dict(old), [], set(), None
+            batch.pending, batch.queued = [], set()
             batch.failures = [f for f in self._old_failures() if f.origin == name]
-        else:
-            removed = sorted(set(old) - set(batch.records))
-            batch.report.removed = [batch.item_id(k) for k in removed]
-            batch.stale.update(removed)
-        batch.report.items = len(batch.records)
         batch.report.seconds = time.perf_counter() - started
         return batch
 
-    def _old_failures(self) -> list[FailureRecord]:
-        return self.previous.manifest.failures if self.previous else []
+    def parse(self, batch: _Batch) -> _Batch:
+        """Parse and chunk the items the plan found new or changed; then settle what was removed."""
+        started = time.perf_counter()
+        for item in batch.pending:
+            self.parse_item(batch, item)
+        batch.pending, batch.queued = [], set()
+        if batch.report.error is None:
+            removed = sorted(set(batch.old) - set(batch.records))
+            batch.report.removed = [batch.item_id(k) for k in removed]
+            batch.stale.update(removed)
+        batch.report.items = len(batch.records)
+        batch.report.seconds += time.perf_counter() - started
+        return batch
 
-    def _unchanged(self, batches: list[_Batch], dropped: set[str]) -> bool:
-        if self.previous is None or not self.same_model or dropped:
+    def _old_failures(self) -> list[FailureRecord]:
+        return self.manifest.failures if self.manifest else []
+
+    def unchanged(self, batches: list[_Batch], drop_origins: AbstractSet[str] = frozenset()) -> bool:
+        """Whether the live version already says everything the plan found: then nothing is written."""
+        if self.manifest is None or not self.same_model or self._dropped(batches, drop_origins):
             return False
-        if self.previous.vectors.describe()["name"] != self.store.vector_backend:
+        if _live_vector_backend(self.manifest) != self.store.vector_backend:
             return False  # the same passages, moved to the backend now configured
-        if self.previous.manifest.chunk_count and not is_current(self.previous.calibration):
+        if self.manifest.chunk_count and not is_current(Calibration.from_dict(self.manifest.calibration)):
             # Same passages, but their null was measured with another bank (or not at all): publish
             # a recalibrated version; nothing is embedded again but the bank's questions, once.
             return False
@@ -384,6 +450,10 @@ class _Sync:
             ):
                 return False
         return self._merged_failures(batches) == self._old_failures()
+
+    def _dropped(self, batches: list[_Batch], drop_origins: AbstractSet[str]) -> set[str]:
+        mine = {b.source.name for b in batches}
+        return {k for k, r in self.old_docs.items() if r.origin in drop_origins and r.origin not in mine}
 
     def _merged_failures(self, batches: list[_Batch]) -> list[FailureRecord]:
         mine = {b.source.name for b in batches}
@@ -407,18 +477,9 @@ class _Sync:
         old = self.old_docs.get(source)
         return old is None or old.groups != records[source].groups
 
-    def publish(
-        self, batches: list[_Batch], root: str | None, drop_origins: AbstractSet[str] = frozenset()
-    ) -> tuple[str, int]:
-        """Embed the new chunks, merge with what other sources hold, and switch CURRENT; (version, chunks)."""
-        previous, mine = self.previous, {b.source.name for b in batches}
-        dropped = {k for k, r in self.old_docs.items() if r.origin in drop_origins and r.origin not in mine}
-        if self._unchanged(batches, dropped):
-            assert previous is not None
-            return previous.version, previous.manifest.chunk_count
-        stale = {k for b in batches for k in b.stale} | dropped
-        new_chunks: list[Chunk] = []
-        vectors_parts = []
+    def embed(self, batches: list[_Batch]) -> _Embedded:
+        """Vectors for the new passages and for their quotable sentences (from the cache when seen before)."""
+        embedded = _Embedded()
         total = sum(len(b.chunks) for b in batches)
         self.progress.begin("chunks", total)
         self.progress.advance("chunks", total)
@@ -429,24 +490,40 @@ class _Sync:
         def advance(n: int) -> None:
             self.progress.advance("embedding", n)
 
-        sentence_spans: list[np.ndarray] = []
-        sentence_vectors: list[np.ndarray] = []
         for batch in batches:
             texts = [embedding_text(c) for c in batch.chunks]
             vectors, batch.report.embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
-            new_chunks.extend(batch.chunks)
-            vectors_parts.append(vectors)
+            embedded.chunks.extend(batch.chunks)
+            embedded.vectors.append(vectors)
             # `embedded` stays the passages' count ("chunks embedded"); sentences ride along.
             spans, parts = embed_sentences(
                 batch.chunks, lambda texts: embed_with_cache(self.embedder, self.cache, texts, progress=advance)[0]
             )
-            sentence_spans += spans
-            sentence_vectors += parts
+            embedded.sentence_spans += spans
+            embedded.sentence_vectors += parts
+        return embedded
+
+    def write(
+        self,
+        batches: list[_Batch],
+        embedded: _Embedded,
+        root: str | None,
+        drop_origins: AbstractSet[str] = frozenset(),
+    ) -> tuple[str, int]:
+        """Merge the new passages with what the live version keeps, write a version and switch CURRENT.
+
+        Returns (version, chunks in it).
+        """
+        mine = {b.source.name for b in batches}
+        dropped = self._dropped(batches, drop_origins)
+        stale = {k for b in batches for k in b.stale} | dropped
+        new_chunks = embedded.chunks
         records = {k: r for k, r in self.old_docs.items() if r.origin not in mine and k not in dropped}
         for batch in batches:
             records.update(batch.records)
         version = new_version_name()
-        if previous is not None and self.same_model:
+        if self.manifest is not None and self.same_model:
+            previous = self.previous()
             kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
             switched = previous.vectors.describe()["name"] != self.store.vector_backend
             vector_index = self._switched(previous, kept, version) if switched else previous.vectors.fork(version)
@@ -463,10 +540,10 @@ class _Sync:
             sentence_index = SentenceIndex(self.embedder.dim)
         new_ids = ids_of(new_chunks)
         if new_chunks:
-            vector_index.add(new_ids, np.vstack(vectors_parts))
+            vector_index.add(new_ids, np.vstack(embedded.vectors))
             texts = [embedding_text(c) for c in new_chunks]
             keyword_index.add(new_ids, [analyze(t, c.language) for t, c in zip(texts, new_chunks, strict=True)])
-            sentence_index.add(new_ids.tolist(), sentence_spans, sentence_vectors)
+            sentence_index.add(new_ids.tolist(), embedded.sentence_spans, embedded.sentence_vectors)
         relabel = new_chunks + [c for c in kept if switched or self._labels_changed(c.source, records)]
         vector_index.label(ids_of(relabel), [_labels(c, records[c.source], version) for c in relabel])
         sources = {k: v for k, v in self.old_sources.items() if k not in drop_origins}
@@ -480,7 +557,7 @@ class _Sync:
             model=self.model_id,
             dimensions=vector_index.dim,
             created_at=_now(),
-            root=root if root is not None else (previous.manifest.root if previous else ""),
+            root=root if root is not None else (self.manifest.root if self.manifest else ""),
             documents=dict(sorted(records.items())),
             failures=self._merged_failures(batches),
             pipeline=self.options.fingerprint(),
@@ -502,6 +579,26 @@ class _Sync:
         return manifest.index_version, len(all_chunks)
 
 
+@dataclass
+class _Embedded:
+    """What the embed step made: the new passages in order, their vectors, and their sentences'."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    sentence_spans: list[np.ndarray] = field(default_factory=list)
+    sentence_vectors: list[np.ndarray] = field(default_factory=list)
+
+
+def _publish(
+    run: _Sync, batches: list[_Batch], root: str | None, drop: AbstractSet[str] = frozenset()
+) -> tuple[str, int]:
+    """Embed and write, unless the live version already holds everything; (version, chunks)."""
+    if run.unchanged(batches, drop):
+        assert run.manifest is not None
+        return run.manifest.index_version, run.manifest.chunk_count
+    return run.write(batches, run.embed(batches), root, drop)
+
+
 def sync_folder(
     root: Path,
     store: IndexStore,
@@ -513,16 +610,23 @@ def sync_folder(
 ) -> SyncReport:
     """Bring the index at `store` in line with the files under `root` and publish the result.
 
-    Documents brought by configured sources are left as they are. `embedder` may load its model
-    lazily: it is not touched when nothing needs embedding.
+    Plan (stat and compare with the live manifest), parse what changed, embed its new passages, write
+    a version: an unchanged folder reads nothing but its file stats and the manifest. Documents brought
+    by configured sources are left as they are. `embedder` may load its model lazily: it is not
+    touched when nothing needs embedding.
     """
     options = options or SyncOptions()
     root = root.resolve()
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
-        run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser)
-        batch = run.collect(FolderSource("", root), "")
-        version, chunks = run.publish([batch], str(root))
+        for rebuild in (False, True):
+            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            batch = run.parse(run.plan(FolderSource("", root), ""))
+            try:
+                version, chunks = _publish(run, [batch], str(root))
+                break
+            except _LiveCorrupt:
+                continue
         store.collect_garbage(options.keep_versions)
     part = batch.report
     failed = [replace(f, origin="") for f in part.failed]
@@ -545,17 +649,23 @@ def sync_sources(
 
     `configured`: every source name in the sources file, when all of them run; documents of a source
     no longer configured are then removed (a source of its own, reported with its removals).
+    Items are parsed as each source delivers them, so a large site never sits in memory whole.
     """
     options = options or SyncOptions()
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
-        run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser)
-        batches = [run.collect(source, f"{source.name}/") for source in sources]
-        gone: set[str] = set()
-        if configured is not None:
-            gone = {r.origin for r in run.old_docs.values() if r.origin and r.origin not in configured}
-            gone |= {name for name in run.old_sources if name not in configured}
-        version, chunks = run.publish(batches, None, gone)
+        for rebuild in (False, True):
+            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            batches = [run.parse(run.plan(source, f"{source.name}/", parse_now=True)) for source in sources]
+            gone: set[str] = set()
+            if configured is not None:
+                gone = {r.origin for r in run.old_docs.values() if r.origin and r.origin not in configured}
+                gone |= {name for name in run.old_sources if name not in configured}
+            try:
+                version, chunks = _publish(run, batches, None, gone)
+                break
+            except _LiveCorrupt:
+                continue
         store.collect_garbage(options.keep_versions)
     reports = [b.report for b in batches]
     for name in sorted(gone):

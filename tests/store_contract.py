@@ -158,3 +158,29 @@ class KeywordIndexContract:
 
     def test_unknown_terms_find_nothing(self) -> None:
         assert len(self.filled().search(["zzz"], 5)[0]) == 0
+
+    def test_a_loaded_index_changes_like_a_built_one(self, tmp_path: Path) -> None:
+        index = self.filled()
+        index.save(tmp_path)
+        loaded = self.load(index, tmp_path)
+        # Scored once before it changes, as a served version is.
+        assert list(loaded.search(["days"], 10)[0]) == list(index.search(["days"], 10)[0])
+        for changed in (index, loaded):
+            changed.remove(np.array([1], dtype=np.int64))
+            changed.add(np.array([42], dtype=np.int64), [["zebra", "return"]])
+        assert loaded.count() == index.count() == 6
+        for query in (["zebra"], ["return", "free"], ["days"]):
+            ids, scores = loaded.search(query, 10)
+            expected_ids, expected_scores = index.search(query, 10)
+            assert list(ids) == list(expected_ids) and np.allclose(scores, expected_scores)
+        assert 1 not in loaded.search(["days"], 10)[0]
+
+    def test_warm_index_ranks_as_a_cold_one_and_after_a_change(self) -> None:
+        cold, warm = self.filled(), self.filled()
+        warm.warm()
+        for query in (["days"], ["return", "free"]):
+            assert list(warm.search(query, 5)[0]) == list(cold.search(query, 5)[0])
+        # A change after warming is still seen by the next search.
+        warm.add(np.array([99], dtype=np.int64), [["zebra"]])
+        warm.warm()
+        assert list(warm.search(["zebra"], 5)[0]) == [99]

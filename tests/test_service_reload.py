@@ -160,3 +160,27 @@ def test_warm_up_prepares_every_configured_language_without_calling_the_llm(corp
     assert {detect_language(q) for q in recording.questions} == {"en", "fi", "pl", "th"}
     assert analyzer._polish.cache_info().currsize == 1
     assert analyzer._thai_stopwords.cache_info().currsize == 1
+
+
+def test_the_first_question_after_a_reload_finds_the_keyword_matrix_built(
+    service, corpus, store, embedder, cache, monkeypatch
+) -> None:
+    from ingest.store.bm25_index import BM25Index
+
+    (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
+    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    wait_for_version(service, report.index_version)
+    swapped = service.retriever().index.keywords
+    assert isinstance(swapped, BM25Index) and swapped.warmed
+    # From here on, any build of the scoring matrix would happen inside a question.
+    builds: list[int] = []
+    original = BM25Index._build
+
+    def counting(self: BM25Index):  # type: ignore[no-untyped-def]
+        builds.append(1)
+        return original(self)
+
+    monkeypatch.setattr(BM25Index, "_build", counting)
+    hits, version = service.search("gift wrapping price", 3)
+    assert version == report.index_version and hits.hits[0].chunk.source == "new.md"
+    assert builds == []

@@ -48,3 +48,44 @@ def test_the_database_url_must_be_postgresql() -> None:
     assert Settings(database_url=" postgresql://app@db/assistant ").database_url == "postgresql://app@db/assistant"
     with pytest.raises(ValueError, match="postgresql://"):
         Settings(database_url="mysql://app@db/assistant")
+
+
+def test_reading_settings_loads_neither_faiss_nor_the_answerer() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, assistant.settings; print(sorted(m for m in ('faiss', 'assistant.answer') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_ingest_and_service_defaults_are_the_settings_defaults(tmp_path: Path) -> None:
+    import inspect
+
+    from assistant.dictionary import DICTD_DIR
+    from assistant.retriever import Retriever
+    from assistant.service import ServiceConfig
+    from ingest.store.backends import DEFAULT_VECTORS
+    from ingest.store.base import Connection
+    from ingest.store.faiss_index import FaissParams
+    from ingest.store.layout import IndexStore
+    from ingest.sync import SyncOptions
+
+    settings, sync, service = Settings(), SyncOptions(), ServiceConfig()
+    assert tuple(settings.languages) == sync.languages == service.languages
+    assert (settings.chunk_max_tokens, settings.chunk_min_tokens) == (sync.chunk_max_tokens, sync.chunk_min_tokens)
+    assert (settings.max_file_bytes, settings.parse_timeout_s) == (sync.max_file_bytes, sync.parse_timeout_s)
+    assert settings.keep_versions == sync.keep_versions
+    assert settings.keyword_weight == service.keyword_weight
+    assert settings.min_confidence == service.min_confidence
+    assert settings.vector_hnsw_above == FaissParams().hnsw_above
+    assert settings.translated_keyword_weight == service.translated_keyword_weight
+    assert settings.translated_keyword_weight == inspect.signature(Retriever).parameters["translated_weight"].default
+    assert settings.dictionary_dir == DICTD_DIR
+    connection = Connection(tmp_path)
+    assert (settings.qdrant_collection, settings.qdrant_shards, settings.qdrant_replicas) == (
+        connection.name,
+        connection.shards,
+        connection.replicas,
+    )
+    assert settings.vector_backend == DEFAULT_VECTORS == IndexStore(tmp_path).vector_backend

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant import defaults
 from ingest.documents import Document
 from ingest.errors import CorruptDocument, EmptyDocument, IngestError, TooLarge, UnsupportedFormat
 from ingest.loaders.docx import load_docx
@@ -41,7 +42,7 @@ def _loader_for(suffix: str, source: str) -> tuple[Loader, str]:
     return _LOADERS[suffix]
 
 
-def load_document(path: Path, source: str, max_bytes: int = 50_000_000) -> Document:
+def load_document(path: Path, source: str, max_bytes: int = defaults.MAX_FILE_BYTES) -> Document:
     """Load one file into a Document.
 
     Args:
@@ -68,7 +69,7 @@ def load_document(path: Path, source: str, max_bytes: int = 50_000_000) -> Docum
     return load_bytes(data, source, suffix, max_bytes)
 
 
-def load_bytes(data: bytes, source: str, suffix: str, max_bytes: int = 50_000_000) -> Document:
+def load_bytes(data: bytes, source: str, suffix: str, max_bytes: int = defaults.MAX_FILE_BYTES) -> Document:
     """Load a document held in memory (a fetched page, an API record) with the loader for `suffix`.
 
     Raises:

@@ -95,6 +95,7 @@ class SourceItem:
     path: Path | None = None
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    stat: str = ""  # files: the stat signature that lets the next scan skip hashing (ingest/sources/folder.py)
 
 
 @dataclass
@@ -111,6 +112,7 @@ class SourceMemory:
 
     known: dict[str, str] = field(default_factory=dict)  # item id -> version indexed
     state: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, str] = field(default_factory=dict)  # item id -> stat signature recorded with its version
 
 
 class Sink(Protocol):

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant import defaults
 from assistant.exceptions import AssistantError
 
 
@@ -29,9 +30,9 @@ class Connection:
     root: Path
     url: str = ""
     api_key: str = ""
-    name: str = "kb"
-    shards: int = 1
-    replicas: int = 1
+    name: str = defaults.QDRANT_COLLECTION
+    shards: int = defaults.QDRANT_SHARDS
+    replicas: int = defaults.QDRANT_REPLICAS
 
 
 class BackendUnavailable(AssistantError):
@@ -89,6 +90,10 @@ class KeywordIndex(Protocol):
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def max_score(self, terms: list[str], collection: np.ndarray | None = None) -> float: ...
+
+    def warm(self) -> None:
+        """Build now whatever the first search would otherwise build (the service calls it before a swap)."""
+        ...
 
     def count(self) -> int: ...
 

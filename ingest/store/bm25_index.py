@@ -16,19 +16,42 @@ NAME = "bm25"
 
 
 class BM25Index:
-    """Incremental add/remove; scoring matrix rebuilt lazily after a change."""
+    """Incremental add/remove; scoring matrix rebuilt lazily after a change.
+
+    A loaded index keeps its rows packed as read (CSR arrays) and splits them into per-row entries
+    only when it changes: the service never changes it, and per-row arrays cost ~1 KB a passage.
+    """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
         self.k1, self.b = k1, b
         self._vocab: dict[str, int] = {}
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, term counts)
+        self._packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # as loaded
         self._weights: sparse.csc_matrix | None = None
         self._row_ids = np.zeros(0, dtype=np.int64)
         self._idf = np.zeros(0, dtype=np.float32)
         self._tf: sparse.csc_matrix | None = None  # raw term counts, for statistics over a subset
         self._lengths = np.zeros(0, dtype=np.float32)
 
+    def _packed_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The loaded rows as CSR parts; once scored, read back from the term-count matrix (no third copy)."""
+        if self._packed is None and not self._rows and self._tf is not None and len(self._row_ids):
+            csr = self._tf.tocsr()
+            csr.sort_indices()
+            return self._row_ids, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
+        return self._packed
+
+    def _unpack(self) -> None:
+        self._packed = self._packed_rows()
+        if self._packed is not None:
+            row_ids, indptr, cols, tf = self._packed
+            for row, chunk_id in enumerate(row_ids):
+                lo, hi = indptr[row], indptr[row + 1]
+                self._rows[int(chunk_id)] = (cols[lo:hi], tf[lo:hi])
+            self._packed = None
+
     def add(self, ids: np.ndarray, terms: list[list[str]]) -> None:
+        self._unpack()
         for chunk_id, tokens in zip(ids, terms, strict=True):
             term_ids = np.array([self._vocab.setdefault(t, len(self._vocab)) for t in tokens], dtype=np.int64)
             unique, counts = np.unique(term_ids, return_counts=True)
@@ -36,15 +59,20 @@ class BM25Index:
         self._weights = None
 
     def remove(self, ids: np.ndarray) -> None:
+        self._unpack()
         for chunk_id in ids:
             self._rows.pop(int(chunk_id), None)
         self._weights = None
 
     def count(self) -> int:
-        return len(self._rows)
+        packed = self._packed_rows()
+        return len(packed[0]) if packed is not None else len(self._rows)
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All rows as CSR parts: (row ids, indptr, term ids, term counts)."""
+        packed = self._packed_rows()
+        if packed is not None:
+            return packed
         row_ids = np.fromiter(self._rows.keys(), dtype=np.int64, count=len(self._rows))
         entries = [self._rows[int(i)] for i in row_ids]
         indptr = np.zeros(len(entries) + 1, dtype=np.int64)
@@ -55,7 +83,8 @@ class BM25Index:
 
     def _build(self) -> sparse.csc_matrix:
         row_ids, indptr, cols, tf = self._stacked()
-        lengths = np.array([self._rows[int(i)][1].sum() for i in row_ids], dtype=np.float32)
+        summed = np.concatenate([[0.0], np.cumsum(tf, dtype=np.float64)])
+        lengths = (summed[indptr[1:]] - summed[indptr[:-1]]).astype(np.float32)
         n_docs, n_terms = len(row_ids), max(len(self._vocab), 1)
         df = np.bincount(cols, minlength=n_terms).astype(np.float32)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
@@ -67,11 +96,21 @@ class BM25Index:
         self._row_ids = row_ids
         self._tf = sparse.csr_matrix((tf, cols, indptr), shape=(n_docs, n_terms)).tocsc()
         self._lengths = lengths
+        # The loaded arrays are now in _tf too; _packed_rows reads them back from there when needed.
+        self._packed = None
         return matrix.tocsc()
 
     def _ensure_built(self) -> None:
         if self._weights is None:
             self._weights = self._build()
+
+    def warm(self) -> None:
+        """Build the scoring matrix now (about 1 s per 100k passages) rather than in the first search."""
+        self._ensure_built()
+
+    @property
+    def warmed(self) -> bool:
+        return self._weights is not None
 
     def _in_collection(self, collection: np.ndarray) -> np.ndarray:
         return np.isin(self._row_ids, collection)
@@ -158,10 +197,7 @@ class BM25Index:
         with np.load(folder / MATRIX_FILE) as data:
             k1, b = (float(x) for x in data["params"])
             index = cls(k1, b)
-            indptr, cols, tf = data["indptr"], data["cols"], data["tf"]
-            for row, chunk_id in enumerate(data["row_ids"]):
-                lo, hi = indptr[row], indptr[row + 1]
-                index._rows[int(chunk_id)] = (cols[lo:hi], tf[lo:hi])
+            index._packed = (data["row_ids"], data["indptr"], data["cols"], data["tf"])
         terms = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
         index._vocab = {t: i for i, t in enumerate(terms)}
         return index

@@ -10,6 +10,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from assistant import defaults
+
 FILE = "vectors.faiss"
 NAME = "faiss"
 
@@ -26,7 +28,7 @@ class FaissParams:
         vectors, because a graph walk that may only stop on 1% of nodes can miss allowed neighbours.
     """
 
-    hnsw_above: int = 50_000
+    hnsw_above: int = defaults.VECTOR_HNSW_ABOVE
     m: int = 32
     ef_construction: int = 80
     ef_search: int = 256

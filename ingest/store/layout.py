@@ -79,6 +79,11 @@ def new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
 
 
+def _file_stat(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}.{stat.st_mtime_ns}"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -168,10 +173,13 @@ class IndexStore:
         files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp), *sentences.save(tmp)]
         manifest.checksums = {p.name: sha256_file(p) for p in files}
         manifest.chunk_count = len(chunks)
-        (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
-        for path in [*files, tmp / MANIFEST_FILE]:
+        for path in files:
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
+        manifest.file_stats = {p.name: _file_stat(p) for p in files}
+        (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+        with (tmp / MANIFEST_FILE).open("rb") as handle:
+            os.fsync(handle.fileno())
         final = self.versions / manifest.index_version
         tmp.rename(final)
         _fsync_dir(self.versions)
@@ -189,26 +197,55 @@ class IndexStore:
         os.replace(pointer, self.root / "CURRENT")
         _fsync_dir(self.root)
 
+    def _manifest(self, version: str) -> Manifest:
+        try:
+            manifest = Manifest.read(self.versions / version)
+        except (OSError, ValueError, TypeError) as exc:
+            raise IndexCorrupt(f"manifest of index version {version} is unreadable: {exc}") from exc
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexFormatMismatch(f"index format {manifest.format_version} is not {FORMAT_VERSION}; re-run ingest")
+        return manifest
+
+    def _verify(self, manifest: Manifest, quick: bool) -> None:
+        """Refuse a version whose files do not match their checksums; `quick` trusts files whose size
+        and mtime are still those recorded when they were written (no file is read)."""
+        folder = self.versions / manifest.index_version
+        for name, expected in manifest.checksums.items():
+            path = folder / name
+            try:
+                if quick and manifest.file_stats.get(name) == _file_stat(path):
+                    continue
+                intact = sha256_file(path) == expected
+            except OSError:
+                intact = False
+            if not intact:
+                raise IndexCorrupt(
+                    f"index file {name} of version {manifest.index_version} is missing or corrupted "
+                    "(checksum mismatch); re-run ingest to rebuild it"
+                )
+
+    def live_manifest(self) -> Manifest:
+        """The live version's manifest, its files checked by size and mtime only: what an ingest plans with.
+
+        Raises:
+            IndexNotFound: nothing is published. IndexCorrupt: the manifest or a changed file is bad.
+        """
+        version = self.current_version()
+        if version is None:
+            raise IndexNotFound(f"no index at {self.root}; run `assistant ingest FOLDER` first")
+        manifest = self._manifest(version)
+        self._verify(manifest, quick=True)
+        return manifest
+
     def load(self, version: str | None = None, verify: bool = True) -> LoadedIndex:
         """Load a version (default: the live one), refusing files whose checksum does not match."""
         version = version or self.current_version()
         if version is None:
             raise IndexNotFound(f"no index at {self.root}; run `assistant ingest FOLDER` first")
         folder = self.versions / version
-        try:
-            manifest = Manifest.read(folder)
-        except (OSError, ValueError, TypeError) as exc:
-            raise IndexCorrupt(f"manifest of index version {version} is unreadable: {exc}") from exc
-        if manifest.format_version != FORMAT_VERSION:
-            raise IndexFormatMismatch(f"index format {manifest.format_version} is not {FORMAT_VERSION}; re-run ingest")
+        manifest = self._manifest(version)
         if verify:
-            for name, expected in manifest.checksums.items():
-                path = folder / name
-                if not path.exists() or sha256_file(path) != expected:
-                    raise IndexCorrupt(
-                        f"index file {name} of version {version} is missing or corrupted "
-                        "(checksum mismatch); re-run ingest to rebuild it"
-                    )
+            self._verify(manifest, quick=False)
         chunks: dict[int, Chunk] = {}
         with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
             for line in handle:

@@ -32,6 +32,7 @@ class DocumentRecord:
     item_id: str = ""
     version: str = ""
     url: str | None = None
+    stat: str = ""  # folder files: size, times and inode when indexed (ingest.sources.folder.stat_signature)
 
 
 @dataclass
@@ -53,6 +54,9 @@ class Manifest:
     documents: dict[str, DocumentRecord] = field(default_factory=dict)
     failures: list[FailureRecord] = field(default_factory=list)
     checksums: dict[str, str] = field(default_factory=dict)
+    # Size and mtime of each checksummed file as written: a file still matching is trusted by the
+    # ingest's quick check (IndexStore.live_manifest); the service always verifies checksums.
+    file_stats: dict[str, str] = field(default_factory=dict)
     chunk_count: int = 0
     pipeline: str = ""  # SyncOptions.fingerprint() of the ingest that built it
     # ingest.calibration.Calibration.to_dict(): the collection's null evidence per question language
