@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,19 +101,26 @@ def evidence_score(result: SearchResult) -> float | None:
     return top + 0.5 * (top - float(rest.mean())) if len(rest) else top
 
 
+def language_shift(result: SearchResult) -> Callable[[str], float]:
+    """What to subtract from the similarity of a sentence in a given passage language (Calibration.shift)."""
+    calibration = result.index.calibration if result.index is not None else None
+    if calibration is None:
+        return lambda passage_language: 0.0
+    return lambda passage_language: calibration.shift(result.language, passage_language)
+
+
 def question_evidence(result: SearchResult) -> Evidence | None:
     """The retrieval signals of one question (see ingest.calibration), as measured at ingest for the null bank."""
     if result.query_vector is None or result.index is None:
         return None
-    index, language = result.index, result.language
-    calibration = index.calibration
+    index, shift = result.index, language_shift(result)
 
-    def shift(chunk_int: int) -> float:
+    def shift_of(chunk_int: int) -> float:
         chunk = index.chunks.get(chunk_int)
-        return calibration.shift(language, chunk.language) if calibration is not None and chunk is not None else 0.0
+        return shift(chunk.language) if chunk is not None else 0.0
 
     sentences = sentence_similarities(
-        result.query_vector, result.dense_ids[:SENTENCE_POOL].tolist(), index.sentences, shift
+        result.query_vector, result.dense_ids[:SENTENCE_POOL].tolist(), index.sentences, shift_of
     )
     return evidence_of(result.dense_scores, sentences, result.coverage)
 
@@ -218,11 +226,7 @@ class ExtractiveAnswerer:
         top_score = result.hits[0].score
         query = result.query_vector
         sentences = result.index.sentences if result.index is not None and query is not None else None
-        calibration = result.index.calibration if result.index is not None else None
-
-        def shift(passage_language: str) -> float:
-            return calibration.shift(result.language, passage_language) if calibration is not None else 0.0
-
+        shift = language_shift(result)
         for index, hit in enumerate(result.hits[: self.max_passages]):
             lexical = {(s.start, s.end): s.score for s in _sentence_scores(question, index, hit)}
             spans, vectors = sentences.of(hit.chunk_int) if sentences is not None else (np.zeros((0, 2)), None)
