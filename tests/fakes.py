@@ -44,3 +44,38 @@ class FakeEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return rough_token_count(text)
+
+
+def unit_vector(dim: int, *parts: tuple[int, float]) -> np.ndarray:
+    """A unit vector with the given (axis, weight) parts, for collections whose geometry a test sets."""
+    vector = np.zeros(dim, dtype=np.float32)
+    for axis, value in parts:
+        vector[axis] = value
+    return normalise(vector[None, :])[0]
+
+
+class TableEmbedder:
+    """Vectors looked up in a table: passages by their first paragraph, sentences and questions by their text.
+
+    Anything not in the table gets the last axis, so it is near nothing a test placed.
+    """
+
+    model_id = "table-embedder"
+
+    def __init__(self, vectors: dict[str, np.ndarray], dim: int) -> None:
+        self.vectors, self.dim = vectors, dim
+
+    def _vector(self, text: str) -> np.ndarray:
+        return self.vectors.get(text.split("\n\n")[0], np.eye(self.dim, dtype=np.float32)[self.dim - 1])
+
+    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self._vector(t) for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        return rough_token_count(text)

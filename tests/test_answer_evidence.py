@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
 import pytest
 
@@ -20,19 +18,15 @@ from assistant.answer import (
     question_evidence,
 )
 from assistant.retriever import Retriever
-from ingest.embedder import normalise, rough_token_count
 from ingest.sync import sync_folder
 from tests.conftest import write_corpus
+from tests.fakes import TableEmbedder, unit_vector
 
 DIM = 8
-E = np.eye(DIM, dtype=np.float32)
 
 
 def unit(*parts: tuple[int, float]) -> np.ndarray:
-    vector = np.zeros(DIM, dtype=np.float32)
-    for axis, value in parts:
-        vector[axis] = value
-    return normalise(vector[None, :])[0]
+    return unit_vector(DIM, *parts)
 
 
 # Finnish warranty terms and a candle-care section; the question is Polish and shares no word with either.
@@ -69,33 +63,10 @@ for text, vector in zip(BANK["pl"], BANK_VECTORS, strict=True):
     VECTORS[text] = vector
 
 
-class TableEmbedder:
-    """Passages (title, blank line, text) by their title; sentences and questions by their exact text."""
-
-    model_id = "table-embedder"
-    dim = DIM
-
-    def _vector(self, text: str) -> np.ndarray:
-        key = text.split("\n\n")[0] if "\n\n" in text else text
-        return VECTORS.get(key, E[7])
-
-    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([self._vector(t) for t in texts])
-
-    def count_tokens(self, text: str) -> int:
-        return rough_token_count(text)
-
-
 @pytest.fixture
 def indexed(tmp_path, store, cache, monkeypatch):
     monkeypatch.setattr(calibration, "off_topic_bank", lambda: BANK)
-    embedder = TableEmbedder()
+    embedder = TableEmbedder(VECTORS, DIM)
     sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, embedder.model_id, cache)
     index = store.load()
     return Retriever(index, embedder, embedder.model_id), index
@@ -174,7 +145,7 @@ def test_sentence_vectors_survive_a_resync_and_leave_with_their_document(indexed
     _, index = indexed
     before = {i: index.sentences.of(i)[0].tolist() for i in index.chunks}
     assert all(before.values())
-    embedder = TableEmbedder()
+    embedder = TableEmbedder(VECTORS, DIM)
     root = tmp_path / "kb"
     (root / "kynttilat.md").unlink()
     sync_folder(root, store, embedder, embedder.model_id, cache)
@@ -189,7 +160,7 @@ def test_a_new_question_bank_recalibrates_an_unchanged_collection_without_embedd
     indexed, tmp_path, store, cache, monkeypatch
 ) -> None:
     _, index = indexed
-    embedder = TableEmbedder()
+    embedder = TableEmbedder(VECTORS, DIM)
     root = tmp_path / "kb"
     unchanged = sync_folder(root, store, embedder, embedder.model_id, cache)
     assert unchanged.index_version == index.version  # same bank: nothing to do

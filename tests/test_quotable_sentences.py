@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 import numpy as np
 import pytest
 
@@ -11,11 +9,11 @@ import assistant.retriever as retriever_module
 import ingest.calibration as calibration
 from assistant.answer import ExtractiveAnswerer, question_evidence
 from assistant.retriever import Retriever
-from ingest.embedder import normalise, rough_token_count
 from ingest.sentences import heading_spans
 from ingest.store.sentence_index import quotable_spans
 from ingest.sync import sync_folder
 from tests.conftest import write_corpus
+from tests.fakes import TableEmbedder, unit_vector
 
 
 def texts(text: str, spans: list[tuple[int, int]]) -> list[str]:
@@ -58,10 +56,7 @@ DIM = 8
 
 
 def unit(*parts: tuple[int, float]) -> np.ndarray:
-    vector = np.zeros(DIM, dtype=np.float32)
-    for axis, value in parts:
-        vector[axis] = value
-    return normalise(vector[None, :])[0]
+    return unit_vector(DIM, *parts)
 
 
 # Axis 0: warranty, 1: how long, 3: "is Polish" (what any Polish text shares with a Polish question),
@@ -87,33 +82,11 @@ VECTORS["Jak upiec sernik?"] = unit((6, 1.0), (3, 0.5))
 VECTORS["Kuka voitti Tour de Francen?"] = unit((5, 1.0))
 
 
-class TableEmbedder:
-    """Passages by their first line, sentences and questions by their exact text."""
-
-    model_id = "table-embedder"
-    dim = DIM
-
-    def _vector(self, text: str) -> np.ndarray:
-        return VECTORS.get(text.split("\n\n")[0], np.eye(DIM, dtype=np.float32)[7])
-
-    def embed_documents(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._vector(text)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.vstack([self._vector(t) for t in texts])
-
-    def count_tokens(self, text: str) -> int:
-        return rough_token_count(text)
-
-
 @pytest.fixture
 def bilingual(tmp_path, store, cache, monkeypatch):
     monkeypatch.setattr(calibration, "off_topic_bank", lambda: BANK)
     monkeypatch.setattr(retriever_module, "SENTENCE_WEIGHT", 0.0)
-    embedder = TableEmbedder()
+    embedder = TableEmbedder(VECTORS, DIM)
     sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, embedder.model_id, cache)
     index = store.load()
     return Retriever(index, embedder, embedder.model_id), index
