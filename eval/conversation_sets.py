@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from eval.sets import EvalItem, EvalSetError, parse_item
+from eval.sets import EvalItem, parse_item, read_records
 
 Split = Literal["tune", "holdout"]
 MAX_TURNS = 10
@@ -84,22 +84,4 @@ def load_conversation_set(path: Path) -> list[Dialogue]:
     Raises:
         EvalSetError: the first malformed line, with its 1-based line number.
     """
-    dialogues: list[Dialogue] = []
-    seen: set[str] = set()
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                dialogue = parse_dialogue(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise EvalSetError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-            except ValueError as exc:
-                raise EvalSetError(path, number, str(exc)) from exc
-            if dialogue.id in seen:
-                raise EvalSetError(path, number, f'duplicate id "{dialogue.id}"')
-            seen.add(dialogue.id)
-            dialogues.append(dialogue)
-    if not dialogues:
-        raise EvalSetError(path, 0, "the conversation set holds no dialogues")
-    return dialogues
+    return read_records(path, parse_dialogue, "the conversation set holds no dialogues")

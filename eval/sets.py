@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from assistant.exceptions import AssistantError
 
@@ -83,22 +84,39 @@ def load_eval_set(path: Path) -> list[EvalItem]:
     Raises:
         EvalSetError: the first malformed line, with its 1-based line number.
     """
-    items: list[EvalItem] = []
+    return read_records(path, parse_item, "the eval set holds no questions")
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Record = TypeVar("Record", bound=_Identified)
+
+
+def read_records(path: Path, parse: Callable[[Any], Record], empty: str) -> list[Record]:
+    """Parse each non-blank JSON line of `path` with `parse`; ids must be unique, and there must be one.
+
+    Raises:
+        EvalSetError: the first malformed line (1-based), or `empty` (line 0) when there is none.
+    """
+    records: list[Record] = []
     seen: set[str] = set()
     with Path(path).open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                item = parse_item(json.loads(line))
+                record = parse(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise EvalSetError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
             except ValueError as exc:
                 raise EvalSetError(path, number, str(exc)) from exc
-            if item.id in seen:
-                raise EvalSetError(path, number, f'duplicate id "{item.id}"')
-            seen.add(item.id)
-            items.append(item)
-    if not items:
-        raise EvalSetError(path, 0, "the eval set holds no questions")
-    return items
+            if record.id in seen:
+                raise EvalSetError(path, number, f'duplicate id "{record.id}"')
+            seen.add(record.id)
+            records.append(record)
+    if not records:
+        raise EvalSetError(path, 0, empty)
+    return records
