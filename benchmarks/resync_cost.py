@@ -71,11 +71,10 @@ def run_cli(argv: Sequence[str]) -> int:
     from assistant import cli, components
 
     embedder = fake_embedder()
-    # Ingest and serve both build their embedder through components.build_embedder; model_id is
-    # also imported by name into the CLI.
+    # Ingest and serve both build their embedder through components.build_embedder; the service
+    # also checks the index against components.model_id.
     components.build_embedder = lambda settings: embedder  # type: ignore[assignment,return-value]
-    for module in (cli, components):
-        module.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
+    components.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
     return cli.main(list(argv))
 
 
@@ -134,7 +133,7 @@ def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
     store = IndexStore(index)
     cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
     started = time.perf_counter()
-    report = sync_folder(folder, store, embedder, FAKE_MODEL, cache, SyncOptions())  # type: ignore[arg-type]
+    report = sync_folder(folder, store, embedder, cache, SyncOptions())  # type: ignore[arg-type]
     build_s = time.perf_counter() - started
     cache.close()
     on_disk = store.size_on_disk() / 1e6

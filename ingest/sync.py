@@ -304,21 +304,20 @@ class _Sync:
         self,
         store: IndexStore,
         embedder: Embedder,
-        model_id: str,
         cache: EmbeddingCache,
         options: SyncOptions,
         progress: Progress,
         parser: ParseServer,
         rebuild: bool = False,
     ) -> None:
-        self.store, self.embedder, self.model_id, self.cache = store, embedder, model_id, cache
+        self.store, self.embedder, self.cache = store, embedder, cache
         self.options, self.progress, self.parser = options, progress, parser
         self.manifest = None if rebuild else _live_manifest(store)
         self._previous: LoadedIndex | None = None
         manifest = self.manifest
         # Another model or another chunking means no old passage can be reused: rebuild everything.
         self.same_model = (
-            manifest is not None and manifest.model == model_id and manifest.pipeline == options.fingerprint()
+            manifest is not None and manifest.model == embedder.model_id and manifest.pipeline == options.fingerprint()
         )
         self.old_docs = manifest.documents if manifest and self.same_model else {}
         self.old_sources = manifest.sources if manifest and self.same_model else {}
@@ -491,6 +490,8 @@ class _Sync:
             self.progress.advance("embedding", n)
 
         for batch in batches:
+            if not batch.chunks:
+                continue  # nothing new: a lazy embedder's model stays unloaded
             texts = [embedding_text(c) for c in batch.chunks]
             vectors, batch.report.embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
             embedded.chunks.extend(batch.chunks)
@@ -554,7 +555,7 @@ class _Sync:
         all_chunks = kept + new_chunks
         manifest = Manifest(
             index_version=version,
-            model=self.model_id,
+            model=self.embedder.model_id,
             dimensions=vector_index.dim,
             created_at=_now(),
             root=root if root is not None else (self.manifest.root if self.manifest else ""),
@@ -603,7 +604,6 @@ def sync_folder(
     root: Path,
     store: IndexStore,
     embedder: Embedder,
-    model_id: str,
     cache: EmbeddingCache,
     options: SyncOptions | None = None,
     progress: Progress | None = None,
@@ -620,7 +620,7 @@ def sync_folder(
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
         for rebuild in (False, True):
-            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            run = _Sync(store, embedder, cache, options, progress or NullProgress(), parser, rebuild)
             batch = run.parse(run.plan(FolderSource("", root), ""))
             try:
                 version, chunks = _publish(run, [batch], str(root))
@@ -639,7 +639,6 @@ def sync_sources(
     sources: Sequence[Source],
     store: IndexStore,
     embedder: Embedder,
-    model_id: str,
     cache: EmbeddingCache,
     options: SyncOptions | None = None,
     progress: Progress | None = None,
@@ -655,7 +654,7 @@ def sync_sources(
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
         for rebuild in (False, True):
-            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            run = _Sync(store, embedder, cache, options, progress or NullProgress(), parser, rebuild)
             batches = [run.parse(run.plan(source, f"{source.name}/", parse_now=True)) for source in sources]
             gone: set[str] = set()
             if configured is not None:

@@ -284,7 +284,7 @@ def test_followup_latency_runs_on_a_tiny_conversation_set(tmp_path: Path, monkey
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()
     dialogue = {
         "id": "d1",
@@ -340,7 +340,7 @@ def test_suggest_latency_compares_a_ticket_with_one_ask(tmp_path: Path, monkeypa
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()
     monkeypatch.setattr(suggest_latency, "TICKETS", suggest_latency.TICKETS[:1])
     monkeypatch.setattr(

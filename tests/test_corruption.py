@@ -28,9 +28,9 @@ def corrupt(store: IndexStore, version: str, name: str = "vectors.faiss") -> Non
 
 
 def two_versions(corpus: Path, store: IndexStore, embedder, cache) -> tuple[str, str]:
-    first = sync_folder(corpus, store, embedder, embedder.model_id, cache).index_version
+    first = sync_folder(corpus, store, embedder, cache).index_version
     (corpus / "gift.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.", encoding="utf-8")
-    second = sync_folder(corpus, store, embedder, embedder.model_id, cache).index_version
+    second = sync_folder(corpus, store, embedder, cache).index_version
     assert store.current_version() == second != first
     return first, second
 
@@ -68,7 +68,7 @@ def test_with_no_loadable_version_start_up_fails_with_a_human_error(corpus, stor
 
 
 def test_serve_exits_2_naming_the_corrupt_file(corpus, store, embedder, cache, monkeypatch, capsys) -> None:
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     corrupt(store, str(store.current_version()))
     monkeypatch.setattr(components, "build_embedder", lambda settings: embedder)
     monkeypatch.setattr(components, "model_id", lambda settings: embedder.model_id)
@@ -83,7 +83,7 @@ def test_the_next_ingest_rebuilds_a_corrupt_index_and_the_service_moves_on(corpu
     service = fresh(store, embedder)
     service.load()
     assert service.retriever().index.version == first
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    report = sync_folder(corpus, store, embedder, cache)
     assert sorted(report.added) == sorted(p.name for p in corpus.iterdir()) and report.complete
     rebuilt = store.load()
     assert rebuilt.vectors.count() == rebuilt.keywords.count() == len(rebuilt.chunks)
