@@ -323,11 +323,15 @@ class _Sync:
         self.old_sources = manifest.sources if manifest and self.same_model else {}
 
     def previous(self) -> LoadedIndex:
-        """The live version in full, loaded only when a new version is written from it."""
+        """The live version, loaded only when a new version is written from it.
+
+        Its passages and indexes are read and checksummed; its sentence files stay in their shared
+        segments, mapped: only the rows calibration asks for are read, and no segment is copied.
+        """
         if self._previous is None:
             assert self.manifest is not None
             try:
-                self._previous = self.store.load(self.manifest.index_version)
+                self._previous = self.store.load(self.manifest.index_version, map_sentences=True)
             except IndexCorrupt as exc:
                 log.error("%s; rebuilding the index from its sources", exc)
                 raise _LiveCorrupt from exc
@@ -523,6 +527,7 @@ class _Sync:
         for batch in batches:
             records.update(batch.records)
         version = new_version_name()
+        previous: LoadedIndex | None = None
         if self.manifest is not None and self.same_model:
             previous = self.previous()
             kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
@@ -573,7 +578,11 @@ class _Sync:
             passage_languages={chunk_int_id(c.chunk_id): c.language for c in all_chunks},
         )
         manifest.calibration = calibration.to_dict() if calibration is not None else None
-        self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)
+        try:
+            self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index, previous)
+        except IndexCorrupt as exc:
+            log.error("%s; rebuilding the index from its sources", exc)
+            raise _LiveCorrupt from exc
         self.store.publish(manifest.index_version)
         for batch in batches:
             batch.report.items = sum(1 for r in records.values() if r.origin == batch.source.name)

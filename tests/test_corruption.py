@@ -16,9 +16,15 @@ from ingest.store.layout import IndexCorrupt, IndexStore
 from ingest.sync import sync_folder
 
 
+SEGMENT_FILES = {"chunks.jsonl", "sentence_rows.npy", "sentence_spans.npy", "sentence_vectors.npy"}
+
+
 def corrupt(store: IndexStore, version: str, name: str = "vectors.faiss") -> None:
-    """Flip a byte of a checksummed file; cut the manifest (which holds the checksums) in half."""
-    path = store.versions / version / name
+    """Flip a byte of a checksummed file; cut the manifest (which holds the checksums) in half.
+
+    Passages and sentences live in segments: their files are those of the segment `version` wrote.
+    """
+    path = (store.segments if name in SEGMENT_FILES else store.versions) / version / name
     data = bytearray(path.read_bytes())
     if name == "manifest.json":
         path.write_bytes(bytes(data[: len(data) // 2]))
@@ -39,7 +45,9 @@ def fresh(store: IndexStore, embedder) -> KnowledgeService:
     return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
 
 
-@pytest.mark.parametrize("damaged", ["vectors.faiss", "chunks.jsonl", "keyword.npz", "manifest.json"])
+@pytest.mark.parametrize(
+    "damaged", ["vectors.faiss", "chunks.jsonl", "sentence_vectors.npy", "keyword.npz", "manifest.json"]
+)
 def test_a_corrupt_live_version_falls_back_to_the_previous_one(corpus, store, embedder, cache, caplog, damaged) -> None:
     first, second = two_versions(corpus, store, embedder, cache)
     corrupt(store, second, damaged)
@@ -91,3 +99,23 @@ def test_the_next_ingest_rebuilds_a_corrupt_index_and_the_service_moves_on(corpu
 
     wait_for_version(service, report.index_version)
     assert service.search("gift wrapping", 1)[0].hits[0].chunk.source == "gift.md"
+
+
+def test_a_corrupt_shared_segment_is_caught_in_every_version_and_the_next_ingest_rebuilds(
+    corpus, store, embedder, cache
+) -> None:
+    first, second = two_versions(corpus, store, embedder, cache)
+    # The second version wrote only the new file's passages; the first one's segment serves both.
+    assert [s.name for s in store.load(second).manifest.segments] == [first, second]
+    corrupt(store, first, "sentence_vectors.npy")
+    for version in (first, second):
+        with pytest.raises(IndexCorrupt, match=f"segments/{first}/sentence_vectors.npy of version {version}"):
+            store.load(version)
+    with pytest.raises(NoLoadableIndex):
+        fresh(store, embedder).load()
+    report = sync_folder(corpus, store, embedder, cache)
+    assert sorted(report.added) == sorted(p.name for p in corpus.iterdir()) and report.complete
+    rebuilt = store.load()
+    assert [s.name for s in rebuilt.manifest.segments] == [report.index_version]
+    assert rebuilt.sentences.count() > 0 and len(rebuilt.chunks) == rebuilt.vectors.count()
+    assert fresh(store, embedder).search("gift wrapping", 1)[0].hits[0].chunk.source == "gift.md"

@@ -51,7 +51,8 @@ def test_unloadable_new_version_keeps_the_old_one_serving(service, corpus, store
     before = service.retriever().index.version
     (corpus / "new.md").write_text("# New\n\nSomething new about parcels.")
     report = sync_folder(corpus, store, embedder, cache)
-    (store.versions / report.index_version / "chunks.jsonl").write_text("corrupted\n")
+    # The passages the new version added are in the segment it wrote.
+    (store.segments / report.index_version / "chunks.jsonl").write_text("corrupted\n")
     for _ in range(50):
         assert service.retriever().index.version == before
         time.sleep(0.01)
