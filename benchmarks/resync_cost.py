@@ -23,6 +23,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.store.layout import IndexStore
 
 DIM = 768
 FAKE_MODEL = "fake-768"
@@ -110,6 +114,16 @@ def real_embedding_s(folder: Path, changed: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, len(chunks), len(sentences)
 
 
+def written_by(store: IndexStore, before: str, after: str) -> dict[str, int]:
+    """Bytes of the files version `after` reads that `before` did not (what publishing it wrote), by file name."""
+    old = set(store.files(before))
+    out: dict[str, int] = {}
+    for path in store.files(after):
+        if path not in old:
+            out[path.name] = out.get(path.name, 0) + path.stat().st_size
+    return out
+
+
 def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
     from benchmarks.machine import machine_info
     from ingest.embedding_cache import EmbeddingCache
@@ -155,6 +169,13 @@ def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
         f"| {after['chunks']} | **{changed_s:.2f}** |"
     )
     yield ""
+    written = written_by(store, str(unchanged["index_version"]), str(after["index_version"]))
+    parts = ", ".join(f"{name} {size / 1e6:.2f}" for name, size in sorted(written.items(), key=lambda kv: -kv[1]))
+    whole = store.size_on_disk() / 1e6
+    yield (
+        f"- Bytes the one-changed-file publish wrote: **{sum(written.values()) / 1e6:.1f} MB** of the "
+        f"{whole:.0f} MB the new version reads (MB by file: {parts})."
+    )
     verdict = "met" if unchanged_s < UNCHANGED_TARGET_S else "NOT met"
     yield f"- Unchanged re-sync: {unchanged_s:.2f} s, target < {UNCHANGED_TARGET_S:.0f} s: **{verdict}**."
     if real:
