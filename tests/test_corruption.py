@@ -15,7 +15,6 @@ from assistant.settings import Settings
 from ingest.store.layout import IndexCorrupt, IndexStore
 from ingest.sync import sync_folder
 
-
 SEGMENT_FILES = {"chunks.jsonl", "sentence_rows.npy", "sentence_spans.npy", "sentence_vectors.npy"}
 
 

@@ -246,6 +246,9 @@ def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store,
     report = ingest(corpus, store, embedder, cache)
     assert report.complete
     assert not list(store.versions.glob(".tmp-*"))
+    # Killed ingests left no segment behind: what remains is exactly what the kept versions read.
+    read = {s.name for version in store.finished_versions() for s in store.load(version).manifest.segments}
+    assert {p.name for p in store.segments.iterdir()} == read
 
 
 def test_changed_chunking_settings_rebuild_every_document(corpus, store, embedder, cache) -> None:

@@ -29,7 +29,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -53,7 +53,7 @@ from ingest.store.base import (
 )
 from ingest.store.durable import file_stat, fsync_dir, fsync_file, seal
 from ingest.store.manifest import FILE as MANIFEST_FILE
-from ingest.store.manifest import FORMAT_VERSION, LEGACY_FORMAT, Manifest, SegmentRecord
+from ingest.store.manifest import FORMAT_VERSION, LEGACY_FORMAT, Manifest, SegmentRecord, segment_names
 from ingest.store.segments import CHUNKS_FILE
 from ingest.store.sentence_index import FILES as SENTENCE_FILES
 from ingest.store.sentence_index import LEGACY_FILE as LEGACY_SENTENCES_FILE
@@ -199,33 +199,14 @@ class IndexStore:
         return final
 
     def _share(self, chunks: list[Chunk], base: LoadedIndex | None) -> tuple[list[SegmentRecord], list[Chunk]]:
-        """The segments of `base` the new version keeps reading (with updated deletion lists), and the
-        passages to write into its new segment (new ones, and those of segments merged away)."""
+        """The segments of `base` the new version keeps reading, and the passages for its new segment."""
         if base is None or not base.segment_ids:
             return [], list(chunks)
-        home = {int(i): name for name, ids in base.segment_ids.items() for i in ids.tolist()}
-        unchanged: dict[str, set[int]] = {}
-        for chunk in chunks:
-            chunk_int = chunk_int_id(chunk.chunk_id)
-            name = home.get(chunk_int)
-            # A passage is shared only if the base holds this very passage (a re-chunked file may
-            # give a passage of the same id at another offset).
-            if name is not None and base.chunks.get(chunk_int) == chunk:
-                unchanged.setdefault(name, set()).add(chunk_int)
-        new_rows = len(chunks) - sum(len(v) for v in unchanged.values())
-        records = base.manifest.segments
-        keep = segments.shared_segments(records, {k: len(v) for k, v in unchanged.items()}, new_rows)
-        merged = [r for r in records if r.name not in keep and r.name in unchanged]
+        ids = [chunk_int_id(c.chunk_id) for c in chunks]
+        plan = segments.plan(base.manifest.segments, base.segment_ids, base.chunks, chunks, ids)
         # A merge copies rows into a new checksummed segment: never copy corrupt ones.
-        self._verify_files(base.manifest, [self._segment_files(r) for r in merged], quick=False)
-        shared = []
-        for record in records:
-            if record.name in keep:
-                held = unchanged[record.name]
-                gone = [base.chunks[i].chunk_id for i in base.segment_ids[record.name].tolist() if i not in held]
-                shared.append(replace(record, deleted=sorted(set(record.deleted) | set(gone))))
-        kept = set().union(*(unchanged[name] for name in keep))
-        return shared, [c for c in chunks if chunk_int_id(c.chunk_id) not in kept]
+        self._verify_files(base.manifest, [self._segment_files(r) for r in plan.merged], quick=False)
+        return plan.shared, plan.fresh
 
     def publish(self, version: str) -> None:
         """Switch the backend's alias (if it has one), then CURRENT, each in one atomic step."""
@@ -369,17 +350,16 @@ class IndexStore:
         for path in self.versions.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
         # A segment goes once no kept version reads it; no version is being written meanwhile (the lock).
-        segments.collect(self.segments, {r.name for m in self._kept_manifests() for r in m.segments})
+        segments.collect(self.segments, {name for version in self.finished_versions() for name in self._read(version)})
         if catalog is not None:
             catalog.collect(set(self.finished_versions()))
 
-    def _kept_manifests(self) -> Iterator[Manifest]:
-        for name in self.finished_versions():
-            try:
-                yield Manifest.read(self.versions / name)
-            except (OSError, ValueError, TypeError):
-                # An unreadable manifest cannot be loaded either: the segments it named serve no one.
-                continue
+    def _read(self, version: str) -> list[str]:
+        """The segments a version reads; none if its manifest is unreadable (it cannot be loaded either)."""
+        try:
+            return segment_names(self.versions / version)
+        except (OSError, ValueError, TypeError, KeyError):
+            return []
 
     def source_runs(self) -> dict[str, Any]:
         """The last run of each configured source, as saved by save_source_runs ({} when none or unreadable)."""
@@ -408,7 +388,7 @@ class IndexStore:
         ]
 
     def size_on_disk(self) -> int:
-        return sum(p.stat().st_size for p in self.files())
+        return sum(p.stat().st_size for p in self.files() if p.exists())
 
 
 def ids_of(chunks: list[Chunk]) -> np.ndarray:

@@ -17,8 +17,10 @@ import json
 import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from ingest.documents import Chunk
 from ingest.store.durable import fsync_dir, seal
@@ -74,6 +76,46 @@ def shared_segments(segments: Sequence[SegmentRecord], live: Mapping[str, int], 
     if len(holding) + (1 if new_rows else 0) > MAX_SEGMENTS:
         return {max(holding, key=lambda s: live[s.name]).name}
     return {s.name for s in holding}
+
+
+@dataclass
+class Plan:
+    """How the next version stores its passages."""
+
+    shared: list[SegmentRecord]  # segments it keeps reading, each with its updated deletion list
+    fresh: list[Chunk]  # passages its new segment holds: the new ones and those of merged segments
+    merged: list[SegmentRecord]  # segments whose live passages are copied into the new one
+
+
+def plan(
+    records: Sequence[SegmentRecord],
+    segment_ids: Mapping[str, np.ndarray],
+    base_chunks: Mapping[int, Chunk],
+    chunks: Sequence[Chunk],
+    chunk_ints: Sequence[int],
+) -> Plan:
+    """Which of the base version's segments (`records`, holding `segment_ids`) the next version, of
+    `chunks` with ids `chunk_ints`, shares; and what its new segment must hold."""
+    home = {i: name for name, ids in segment_ids.items() for i in ids.tolist()}
+    unchanged: dict[str, set[int]] = {}
+    for chunk, chunk_int in zip(chunks, chunk_ints, strict=True):
+        name = home.get(chunk_int)
+        # Shared only if the base holds this very passage: a re-chunked file may give a passage of
+        # the same id at another offset.
+        if name is not None and base_chunks.get(chunk_int) == chunk:
+            unchanged.setdefault(name, set()).add(chunk_int)
+    new_rows = len(chunks) - sum(len(v) for v in unchanged.values())
+    keep = shared_segments(records, {k: len(v) for k, v in unchanged.items()}, new_rows)
+    shared = []
+    for record in records:
+        if record.name in keep:
+            held = unchanged[record.name]
+            gone = {base_chunks[i].chunk_id for i in segment_ids[record.name].tolist() if i not in held}
+            shared.append(replace(record, deleted=sorted(set(record.deleted) | gone)))
+    kept = set().union(*(unchanged[name] for name in keep))
+    fresh = [c for c, i in zip(chunks, chunk_ints, strict=True) if i not in kept]
+    merged = [r for r in records if r.name not in keep and r.name in unchanged]
+    return Plan(shared, fresh, merged)
 
 
 def collect(folder: Path, referenced: set[str]) -> None:
