@@ -15,6 +15,7 @@ from pathlib import Path
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.prompts import ChatPromptTemplate
 
+from assistant import defaults
 from assistant.conversations import Turn
 from assistant.llm_answer import LANGUAGE_NAMES, PROMPTS_DIR
 
@@ -45,7 +46,12 @@ def clean_reply(text: str) -> str | None:
 class LLMCondenser:
     """Calls the chat model with the last few questions; waits at most `timeout_s`."""
 
-    def __init__(self, chat_model: BaseChatModel, timeout_s: float = 5.0, prompt: ChatPromptTemplate | None = None):
+    def __init__(
+        self,
+        chat_model: BaseChatModel,
+        timeout_s: float = defaults.CONDENSE_TIMEOUT_S,
+        prompt: ChatPromptTemplate | None = None,
+    ):
         self.chat_model = chat_model
         self.timeout_s = timeout_s
         self.prompt = prompt or load_condense_prompt()

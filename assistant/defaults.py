@@ -25,6 +25,16 @@ DICTD_DIR = Path("/usr/share/dictd")
 # xquad-th (false abstention at most 5% on each, with margin) and hold for every collection; the
 # other sets were measured after (docs/benchmarks.md, "Abstention").
 MIN_CONFIDENCE = 2.75
+# Fused candidates a question keeps before the answer (and the reranker, when one is set) sees them.
+CANDIDATES = 50
+RERANKER_CANDIDATES = 20
+# Questions arriving at the same moment are embedded together, up to this many.
+QUERY_BATCH_SIZE = 16
+# The optional LLM: seconds to wait for an answer or a draft, and for a follow-up's rewrite, before
+# answering without it; and the cosine a generated sentence needs with its cited passage to be kept.
+LLM_TIMEOUT_S = 20.0
+CONDENSE_TIMEOUT_S = 5.0
+LLM_MIN_SUPPORT = 0.5
 # Past this many passages the vector index is HNSW instead of exact (docs/benchmarks.md, Approximate search).
 VECTOR_HNSW_ABOVE = 50_000
 # Where new versions' vectors go, and how a server-backed one (Qdrant) names and spreads them.

@@ -13,6 +13,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.prompts import ChatPromptTemplate
 
+from assistant import defaults
 from assistant.answer import NOT_FOUND, Answer, Citation, ExtractiveAnswerer, best_sentence_span
 from assistant.citation_check import check_citations, cosine
 from assistant.retriever import Hit, SearchResult
@@ -85,8 +86,8 @@ class LLMAnswerer:
         fallback: ExtractiveAnswerer,
         embedder: Embedder,
         prompt: ChatPromptTemplate | None = None,
-        timeout_s: float = 20.0,
-        min_support: float = 0.5,
+        timeout_s: float = defaults.LLM_TIMEOUT_S,
+        min_support: float = defaults.LLM_MIN_SUPPORT,
         max_passages: int = 5,
     ) -> None:
         self.chat_model = chat_model

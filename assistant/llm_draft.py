@@ -14,6 +14,7 @@ import numpy as np
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.prompts import ChatPromptTemplate
 
+from assistant import defaults
 from assistant.answer import Answer
 from assistant.citation_check import check_citations, cosine
 from assistant.draft import Draft, SourceNumbers, assemble, is_answered, rewrite_markers
@@ -48,8 +49,8 @@ class LLMDrafter:
         chat_model: BaseChatModel,
         embedder: Embedder,
         prompt: ChatPromptTemplate | None = None,
-        timeout_s: float = 20.0,
-        min_support: float = 0.5,
+        timeout_s: float = defaults.LLM_TIMEOUT_S,
+        min_support: float = defaults.LLM_MIN_SUPPORT,
         max_sentences: int = 3,
     ) -> None:
         self.chat_model = chat_model

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from assistant import defaults
 from assistant.retriever import Hit
 
 
 class CrossEncoderReranker:
     """Re-scores (question, passage) pairs with a sentence-transformers CrossEncoder."""
 
-    def __init__(self, name_or_path: str, candidates: int = 20, batch_size: int = 16) -> None:
+    def __init__(self, name_or_path: str, candidates: int = defaults.RERANKER_CANDIDATES, batch_size: int = 16) -> None:
         from sentence_transformers import CrossEncoder
 
         self.model = CrossEncoder(name_or_path, device="cpu")

@@ -147,7 +147,7 @@ class Retriever:
         embedder: Embedder,
         model_id: str,
         languages: tuple[str, ...] = defaults.LANGUAGES,
-        candidates: int = 50,
+        candidates: int = defaults.CANDIDATES,
         query_cache: QueryEmbeddingCache | None = None,
         reranker: Reranker | None = None,
         fusion: Fusion = "score",

@@ -45,13 +45,13 @@ class ServiceConfig:
     min_dense_score: float | None = None  # a fixed threshold; None = adaptive (min_confidence)
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     languages: tuple[str, ...] = defaults.LANGUAGES
-    candidates: int = 50
-    llm_timeout_s: float = 20.0
-    condense_timeout_s: float = 5.0
-    llm_min_support: float = 0.5
+    candidates: int = defaults.CANDIDATES
+    llm_timeout_s: float = defaults.LLM_TIMEOUT_S
+    condense_timeout_s: float = defaults.CONDENSE_TIMEOUT_S
+    llm_min_support: float = defaults.LLM_MIN_SUPPORT
     fusion: Fusion = "score"
     keyword_weight: float = defaults.KEYWORD_WEIGHT
-    query_batch_size: int = 16
+    query_batch_size: int = defaults.QUERY_BATCH_SIZE
     translator: QueryTranslator | None = None  # dictionary translations for keyword search; None = off
     translated_keyword_weight: float = defaults.TRANSLATED_KEYWORD_WEIGHT
 

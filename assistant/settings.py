@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(16, description="Passages per embedding batch.", ge=1)
     query_batch_size: int = Field(
-        16,
+        defaults.QUERY_BATCH_SIZE,
         description="Questions arriving at the same moment are embedded together, up to this many (1 = one at a time).",
         ge=1,
     )
@@ -172,7 +172,9 @@ class Settings(BaseSettings):
     reranker_model: str = Field(
         "", description="Sentence-transformers CrossEncoder name or folder to rerank candidates; empty = off."
     )
-    reranker_candidates: int = Field(20, description="Fused candidates the reranker re-scores.", ge=1)
+    reranker_candidates: int = Field(
+        defaults.RERANKER_CANDIDATES, description="Fused candidates the reranker re-scores.", ge=1
+    )
     llm_provider: Literal["none", "openai", "ollama"] = Field(
         "none",
         description=(
@@ -184,10 +186,10 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Chat model name on that server.")
     llm_api_key: str = Field("", description="API key for the chat model server, if it needs one.")
     llm_timeout_s: float = Field(
-        20.0, description="Seconds to wait for the LLM before answering extractively instead.", gt=0
+        defaults.LLM_TIMEOUT_S, description="Seconds to wait for the LLM before answering extractively instead.", gt=0
     )
     condense_timeout_s: float = Field(
-        5.0,
+        defaults.CONDENSE_TIMEOUT_S,
         description=(
             "Seconds to wait for the LLM to rewrite a follow-up into a standalone question before the "
             "follow-up is searched together with the previous question instead (LLM-free)."
@@ -195,7 +197,8 @@ class Settings(BaseSettings):
         gt=0,
     )
     llm_min_support: float = Field(
-        0.5, description="Cosine similarity a generated sentence needs with its cited passage to be kept."
+        defaults.LLM_MIN_SUPPORT,
+        description="Cosine similarity a generated sentence needs with its cited passage to be kept.",
     )
     sources_file: Path | None = Field(
         None,

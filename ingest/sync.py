@@ -174,10 +174,17 @@ def _live_manifest(store: IndexStore) -> Manifest | None:
     if not store.current_version():
         return None
     try:
-        return store.live_manifest()
+        manifest = store.live_manifest()
     except IndexCorrupt as exc:
         log.error("%s; rebuilding the index from its sources", exc)
         return None
+    if not store.backend_holds(manifest):
+        log.error(
+            "the vectors of index version %s are gone from its backend; rebuilding the index from its sources",
+            manifest.index_version,
+        )
+        return None
+    return manifest
 
 
 class _LiveCorrupt(Exception):

@@ -252,6 +252,28 @@ def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, t
     assert set(store.finished_versions()) == set(published[-2:])
 
 
+def test_an_unchanged_folder_whose_live_collection_was_dropped_is_rebuilt_from_the_cache(
+    corpus, tmp_path, embedder, cache
+) -> None:
+    store = qdrant_store(tmp_path)
+    first = sync_folder(corpus, store, embedder, cache)
+    client = qdrant_index.handle(store.connection).client
+    drop = qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=store.connection.name))
+    client.update_collection_aliases(change_aliases_operations=[drop])
+    client.delete_collection(f"kb_{first.index_version}")
+    with pytest.raises(IndexError_):
+        store.load()
+    embedded = len(embedder.embedded)
+    again = sync_folder(corpus, store, embedder, cache)
+    assert again.index_version != first.index_version
+    assert sorted(again.added) == sorted(first.added) and again.embedded == 0
+    assert len(embedder.embedded) == embedded  # every passage and sentence came from the embedding cache
+    assert alias_target(store) == f"kb_{again.index_version}"
+    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service.load()
+    assert service.search("How many days do I have to return an item?", 3)[0].hits
+
+
 def test_repeated_loads_open_one_client_and_leak_no_files_or_threads(corpus, tmp_path, embedder, cache) -> None:
     store = qdrant_store(tmp_path)
     sync_folder(corpus, store, embedder, cache)

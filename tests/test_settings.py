@@ -63,7 +63,11 @@ def test_reading_settings_loads_neither_faiss_nor_the_answerer() -> None:
 def test_ingest_and_service_defaults_are_the_settings_defaults(tmp_path: Path) -> None:
     import inspect
 
+    from assistant.condense import LLMCondenser
     from assistant.dictionary import DICTD_DIR
+    from assistant.llm_answer import LLMAnswerer
+    from assistant.llm_draft import LLMDrafter
+    from assistant.reranker import CrossEncoderReranker
     from assistant.retriever import Retriever
     from assistant.service import ServiceConfig
     from ingest.store.backends import DEFAULT_VECTORS
@@ -90,3 +94,18 @@ def test_ingest_and_service_defaults_are_the_settings_defaults(tmp_path: Path) -
         connection.replicas,
     )
     assert settings.vector_backend == DEFAULT_VECTORS == IndexStore(tmp_path).vector_backend
+    assert settings.query_batch_size == service.query_batch_size
+    assert (settings.llm_timeout_s, settings.condense_timeout_s, settings.llm_min_support) == (
+        service.llm_timeout_s,
+        service.condense_timeout_s,
+        service.llm_min_support,
+    )
+    for llm in (LLMAnswerer, LLMDrafter):
+        parameters = inspect.signature(llm).parameters
+        assert (parameters["timeout_s"].default, parameters["min_support"].default) == (
+            settings.llm_timeout_s,
+            settings.llm_min_support,
+        )
+    assert inspect.signature(LLMCondenser).parameters["timeout_s"].default == settings.condense_timeout_s
+    assert inspect.signature(CrossEncoderReranker).parameters["candidates"].default == settings.reranker_candidates
+    assert inspect.signature(Retriever).parameters["candidates"].default == service.candidates

@@ -111,6 +111,11 @@ class VersionCatalog(Protocol):
 
     def live(self) -> str | None: ...
 
+    def holds(self, version: str, count: int) -> bool:
+        """Whether `version`'s data is all on the backend (`count` vectors): a re-sync that finds
+        nothing changed in its sources still rebuilds a version whose collection was dropped."""
+        ...
+
     def collect(self, keep: Collection[str]) -> None:
         """Drop every version not in `keep` (collected ones, and the partial ones of killed ingests)."""
         ...

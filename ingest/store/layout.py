@@ -277,6 +277,16 @@ class IndexStore:
         self._verify(manifest, quick=True)
         return manifest
 
+    def backend_holds(self, manifest: Manifest) -> bool:
+        """Whether a backend that keeps versions outside the folder still has all of this one's vectors
+        (True for FAISS, whose vectors are the folder's own files, checked by `_verify`)."""
+        built_with = str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
+        try:
+            catalog = version_catalog(built_with, self.connection)
+        except (BackendUnavailable, UnknownBackend) as exc:
+            raise IndexError_(str(exc)) from exc
+        return catalog is None or catalog.holds(manifest.index_version, manifest.chunk_count)
+
     def load(self, version: str | None = None, verify: bool = True, map_sentences: bool = False) -> LoadedIndex:
         """Load a version (default: the live one), refusing files whose checksum does not match.
 

@@ -296,6 +296,12 @@ class QdrantCatalog:
                 return alias.collection_name[len(prefix) :]
         return None
 
+    def holds(self, version: str, count: int) -> bool:
+        name = f"{self.connection.name}_{version}"
+        with self._handle.use():
+            client = self._handle.client
+            return client.collection_exists(name) and client.count(name, exact=True).count == count
+
     def collect(self, keep: Collection[str]) -> None:
         prefix = f"{self.connection.name}_"
         live = self.live()
