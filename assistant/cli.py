@@ -27,7 +27,6 @@ from assistant.components import (
     build_service,
     build_store,
     build_sync_options,
-    model_id,
 )
 from assistant.database import redacted
 from assistant.exceptions import AssistantError
@@ -90,7 +89,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 root,
                 store,
                 embedder,
-                model_id(settings),
                 cache,
                 build_sync_options(settings),
                 RichProgress(bars),
@@ -163,7 +161,6 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
                 [c.source for c in chosen],
                 store,
                 embedder,
-                model_id(settings),
                 cache,
                 build_sync_options(settings),
                 RichProgress(bars),

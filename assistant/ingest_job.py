@@ -95,7 +95,6 @@ class IngestJob:
                 root,
                 service.store,
                 service.embedder,
-                service.model_id,
                 cache,
                 build_sync_options(settings),
                 run.progress,

@@ -154,7 +154,6 @@ class SourceRunner:
                 [c.source for c in chosen],
                 service.store,
                 service.embedder,
-                service.model_id,
                 cache,
                 build_sync_options(settings),
                 configured=self.names if names is None else None,

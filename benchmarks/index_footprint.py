@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from assistant.settings import Settings
 from ingest.store.layout import IndexStore
 
@@ -47,20 +45,20 @@ def load_cost(root: Path) -> dict[str, int]:
 
 
 def footprint(root: Path, rss_bytes: int | None = None) -> dict[str, Any]:
-    """Passages, sentences and bytes per passage of each file of the live version of `root`."""
+    """Passages, sentences and bytes per passage of each file the live version of `root` reads.
+
+    Files of one name in several segments are summed (rows a version no longer holds included).
+    """
     store = IndexStore(root)
-    version = store.current_version()
-    if version is None:
+    if store.current_version() is None:
         raise ValueError(f"{root} has no published version")
-    folder = store.versions / version
-    with (folder / "chunks.jsonl").open(encoding="utf-8") as handle:
-        passages = sum(1 for _ in handle)
-    sentences_file = folder / "sentences.npz"
-    sentences = 0
-    if sentences_file.exists():
-        with np.load(sentences_file) as data:
-            sentences = int(data["vectors"].shape[0])
-    files = {p.name: round(p.stat().st_size / passages) for p in sorted(folder.iterdir()) if p.is_file()}
+    # Sentence files mapped, not read: only their rows tables are loaded to count.
+    index = store.load(verify=False, map_sentences=True)
+    passages, sentences = len(index.chunks), index.sentences.count()
+    sizes: dict[str, int] = {}
+    for path in store.files():
+        sizes[path.name] = sizes.get(path.name, 0) + path.stat().st_size
+    files = {name: round(size / passages) for name, size in sorted(sizes.items())}
     row: dict[str, Any] = {"index": str(root), "passages": passages, "sentences": sentences, "bytes_per_passage": files}
     if rss_bytes is not None:
         row["rss_bytes_per_passage"] = round(rss_bytes / passages)

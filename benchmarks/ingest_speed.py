@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.components import build_embedder, build_sync_options, model_id
+from assistant.components import build_embedder, build_sync_options
 from assistant.settings import Settings
 from benchmarks.machine import machine_info
 from benchmarks.reindex_speed import write_corpus
@@ -38,10 +38,10 @@ def our_pipeline(root: Path, settings: Settings, tmp: Path) -> tuple[float, int,
     cache = EmbeddingCache(tmp / "cache.sqlite")
     options = build_sync_options(settings)  # exactly what `assistant ingest` uses
     started = time.perf_counter()
-    report = sync_folder(root, store, embedder, model_id(settings), cache, options)
+    report = sync_folder(root, store, embedder, cache, options)
     elapsed = time.perf_counter() - started
     started = time.perf_counter()
-    again = sync_folder(root, store, embedder, model_id(settings), cache, options)
+    again = sync_folder(root, store, embedder, cache, options)
     resync = time.perf_counter() - started
     assert again.embedded == 0
     texts = [embedding_text(c) for c in store.load().chunks.values()]

@@ -66,7 +66,7 @@ def build_fake_index(folder: Path) -> Path:
     embedder = FakeEmbedder()
     cache = EmbeddingCache(folder / "cache.sqlite")
     try:
-        sync_folder(ROOT / "demo" / "knowledge_base", IndexStore(folder / "index"), embedder, embedder.model_id, cache)
+        sync_folder(ROOT / "demo" / "knowledge_base", IndexStore(folder / "index"), embedder, cache)
     finally:
         cache.close()
     return folder / "index"

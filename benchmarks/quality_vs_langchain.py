@@ -135,7 +135,7 @@ def index_knowledge_base(kb: Path, settings: Settings) -> Path:
     store = IndexStore(settings.cache_dir / "quality" / f"{file_part(kb.name)}-{where}-{file_part(model_id(settings))}")
     cache = build_cache(settings)
     try:
-        sync_folder(kb, store, build_embedder(settings), model_id(settings), cache, build_sync_options(settings))
+        sync_folder(kb, store, build_embedder(settings), cache, build_sync_options(settings))
     finally:
         cache.close()
     return store.root

@@ -80,5 +80,6 @@ def main() -> None:
     )
     print(f"lowest cosine local vs Ray: {cosine:.7f}; max abs difference {float(np.max(np.abs(expected - got))):.2e}")
 
+
 if __name__ == "__main__":
     main()

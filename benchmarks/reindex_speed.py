@@ -167,7 +167,7 @@ def _timed_sync(
     changed: int = 0,
 ) -> Row:
     started = time.perf_counter()
-    report = sync_folder(root, store, setup.embedder, setup.model_id, cache, options)
+    report = sync_folder(root, store, setup.embedder, cache, options)
     return Row(step, time.perf_counter() - started, report.embedded, report.chunks, changed, len(report.failed))
 
 
@@ -211,7 +211,7 @@ def measure(
     rows = result.rows
     try:
         if skip_cold:
-            sync_folder(root, store, setup.embedder, setup.model_id, cache, options)
+            sync_folder(root, store, setup.embedder, cache, options)
         else:
             rows["cold"] = _timed_sync("full build, empty embedding cache (cold)", root, store, setup, cache, options)
         rows["unchanged"] = _timed_sync("re-sync, unchanged folder", root, store, setup, cache, options)

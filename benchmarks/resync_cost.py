@@ -23,6 +23,10 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.store.layout import IndexStore
 
 DIM = 768
 FAKE_MODEL = "fake-768"
@@ -71,11 +75,10 @@ def run_cli(argv: Sequence[str]) -> int:
     from assistant import cli, components
 
     embedder = fake_embedder()
-    # Ingest and serve both build their embedder through components.build_embedder; model_id is
-    # also imported by name into the CLI.
+    # Ingest and serve both build their embedder through components.build_embedder; the service
+    # also checks the index against components.model_id.
     components.build_embedder = lambda settings: embedder  # type: ignore[assignment,return-value]
-    for module in (cli, components):
-        module.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
+    components.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
     return cli.main(list(argv))
 
 
@@ -111,6 +114,16 @@ def real_embedding_s(folder: Path, changed: str) -> tuple[float, int, int]:
     return time.perf_counter() - started, len(chunks), len(sentences)
 
 
+def written_by(store: IndexStore, before: str, after: str) -> dict[str, int]:
+    """Bytes of the files version `after` reads that `before` did not (what publishing it wrote), by file name."""
+    old = set(store.files(before))
+    out: dict[str, int] = {}
+    for path in store.files(after):
+        if path not in old:
+            out[path.name] = out.get(path.name, 0) + path.stat().st_size
+    return out
+
+
 def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
     from benchmarks.machine import machine_info
     from ingest.embedding_cache import EmbeddingCache
@@ -134,7 +147,7 @@ def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
     store = IndexStore(index)
     cache = EmbeddingCache(cache_dir / "embeddings.sqlite")
     started = time.perf_counter()
-    report = sync_folder(folder, store, embedder, FAKE_MODEL, cache, SyncOptions())  # type: ignore[arg-type]
+    report = sync_folder(folder, store, embedder, cache, SyncOptions())  # type: ignore[arg-type]
     build_s = time.perf_counter() - started
     cache.close()
     on_disk = store.size_on_disk() / 1e6
@@ -156,6 +169,13 @@ def _rows(work: Path, docs: int, datasets: Path, real: bool) -> Iterator[str]:
         f"| {after['chunks']} | **{changed_s:.2f}** |"
     )
     yield ""
+    written = written_by(store, str(unchanged["index_version"]), str(after["index_version"]))
+    parts = ", ".join(f"{name} {size / 1e6:.2f}" for name, size in sorted(written.items(), key=lambda kv: -kv[1]))
+    whole = store.size_on_disk() / 1e6
+    yield (
+        f"- Bytes the one-changed-file publish wrote: **{sum(written.values()) / 1e6:.1f} MB** of the "
+        f"{whole:.0f} MB the new version reads (MB by file: {parts})."
+    )
     verdict = "met" if unchanged_s < UNCHANGED_TARGET_S else "NOT met"
     yield f"- Unchanged re-sync: {unchanged_s:.2f} s, target < {UNCHANGED_TARGET_S:.0f} s: **{verdict}**."
     if real:

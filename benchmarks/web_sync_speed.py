@@ -128,7 +128,7 @@ def _timed(step: str, site: LocalSite, source: WebSource, store: IndexStore, set
     site.statuses.clear()
     site.bytes_sent = 0
     started = time.perf_counter()
-    report = sync_sources([source], store, setup.embedder, setup.model_id, cache, options)
+    report = sync_sources([source], store, setup.embedder, cache, options)
     seconds = time.perf_counter() - started
     part = report.sources[0]
     if part.error is not None or part.failed:

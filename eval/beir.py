@@ -172,7 +172,7 @@ def build_index(
     renamed = materialize(dataset.corpus, root / "corpus")
     (root / IDS_FILE).write_text(json.dumps(renamed, ensure_ascii=False, indent=1), encoding="utf-8")
     store = open_store(root / "index")
-    report = sync_folder(root / "corpus", store, embedder, model_id, cache, options, progress)
+    report = sync_folder(root / "corpus", store, embedder, cache, options, progress)
     return store.root, doc_id_lookup(renamed), report
 
 

@@ -195,8 +195,15 @@ def _sentences_by_language(sentences: SentenceIndex, passage_languages: Mapping[
     out = {}
     for language, chunk_ints in grouped.items():
         step = max(1, len(chunk_ints) // SHIFT_SAMPLE)
-        parts = [sentences.of(i)[1] for i in chunk_ints[::step]]
-        stacked = [p for p in parts if len(p)]
+        stacked, rows = [], 0
+        # Read passages only until the sample is full (a version's sentences may still be on disk).
+        for chunk_int in chunk_ints[::step]:
+            if rows >= SHIFT_SAMPLE:
+                break
+            vectors = sentences.of(chunk_int)[1]
+            if len(vectors):
+                stacked.append(vectors)
+                rows += len(vectors)
         if stacked:
             out[language] = np.vstack(stacked)[:SHIFT_SAMPLE]
     return out

@@ -68,7 +68,9 @@ def embed_with_cache(
             fresh = {text_key(embedder.model_id, t): v for t, v in zip(part, vectors, strict=True)}
             cache.put_many(fresh)
             cached.update(fresh)
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    # The width of a cached vector, so that a lazy embedder is not loaded to learn it.
+    width = len(next(iter(cached.values()))) if cached else embedder.dim
+    out = np.zeros((len(texts), width), dtype=np.float32)
     for i, key in enumerate(keys):
         out[i] = cached[key]
     return out, len(missing)

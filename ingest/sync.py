@@ -311,31 +311,34 @@ class _Sync:
         self,
         store: IndexStore,
         embedder: Embedder,
-        model_id: str,
         cache: EmbeddingCache,
         options: SyncOptions,
         progress: Progress,
         parser: ParseServer,
         rebuild: bool = False,
     ) -> None:
-        self.store, self.embedder, self.model_id, self.cache = store, embedder, model_id, cache
+        self.store, self.embedder, self.cache = store, embedder, cache
         self.options, self.progress, self.parser = options, progress, parser
         self.manifest = None if rebuild else _live_manifest(store)
         self._previous: LoadedIndex | None = None
         manifest = self.manifest
         # Another model or another chunking means no old passage can be reused: rebuild everything.
         self.same_model = (
-            manifest is not None and manifest.model == model_id and manifest.pipeline == options.fingerprint()
+            manifest is not None and manifest.model == embedder.model_id and manifest.pipeline == options.fingerprint()
         )
         self.old_docs = manifest.documents if manifest and self.same_model else {}
         self.old_sources = manifest.sources if manifest and self.same_model else {}
 
     def previous(self) -> LoadedIndex:
-        """The live version in full, loaded only when a new version is written from it."""
+        """The live version, loaded only when a new version is written from it.
+
+        Its passages and indexes are read and checksummed; its sentence files stay in their shared
+        segments, mapped: only the rows calibration asks for are read, and no segment is copied.
+        """
         if self._previous is None:
             assert self.manifest is not None
             try:
-                self._previous = self.store.load(self.manifest.index_version)
+                self._previous = self.store.load(self.manifest.index_version, map_sentences=True)
             except IndexCorrupt as exc:
                 log.error("%s; rebuilding the index from its sources", exc)
                 raise _LiveCorrupt from exc
@@ -498,6 +501,8 @@ class _Sync:
             self.progress.advance("embedding", n)
 
         for batch in batches:
+            if not batch.chunks:
+                continue  # nothing new: a lazy embedder's model stays unloaded
             texts = [embedding_text(c) for c in batch.chunks]
             vectors, batch.report.embedded = embed_with_cache(self.embedder, self.cache, texts, progress=advance)
             embedded.chunks.extend(batch.chunks)
@@ -529,6 +534,7 @@ class _Sync:
         for batch in batches:
             records.update(batch.records)
         version = new_version_name()
+        previous: LoadedIndex | None = None
         if self.manifest is not None and self.same_model:
             previous = self.previous()
             kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
@@ -561,7 +567,7 @@ class _Sync:
         all_chunks = kept + new_chunks
         manifest = Manifest(
             index_version=version,
-            model=self.model_id,
+            model=self.embedder.model_id,
             dimensions=vector_index.dim,
             created_at=_now(),
             root=root if root is not None else (self.manifest.root if self.manifest else ""),
@@ -579,7 +585,11 @@ class _Sync:
             passage_languages={chunk_int_id(c.chunk_id): c.language for c in all_chunks},
         )
         manifest.calibration = calibration.to_dict() if calibration is not None else None
-        self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index)
+        try:
+            self.store.write_version(manifest, all_chunks, vector_index, keyword_index, sentence_index, previous)
+        except IndexCorrupt as exc:
+            log.error("%s; rebuilding the index from its sources", exc)
+            raise _LiveCorrupt from exc
         self.store.publish(manifest.index_version)
         for batch in batches:
             batch.report.items = sum(1 for r in records.values() if r.origin == batch.source.name)
@@ -610,7 +620,6 @@ def sync_folder(
     root: Path,
     store: IndexStore,
     embedder: Embedder,
-    model_id: str,
     cache: EmbeddingCache,
     options: SyncOptions | None = None,
     progress: Progress | None = None,
@@ -627,7 +636,7 @@ def sync_folder(
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
         for rebuild in (False, True):
-            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            run = _Sync(store, embedder, cache, options, progress or NullProgress(), parser, rebuild)
             batch = run.parse(run.plan(FolderSource("", root), ""))
             try:
                 version, chunks = _publish(run, [batch], str(root))
@@ -646,7 +655,6 @@ def sync_sources(
     sources: Sequence[Source],
     store: IndexStore,
     embedder: Embedder,
-    model_id: str,
     cache: EmbeddingCache,
     options: SyncOptions | None = None,
     progress: Progress | None = None,
@@ -662,7 +670,7 @@ def sync_sources(
     with store.lock(), ParseServer() as parser:
         store.collect_garbage(options.keep_versions)
         for rebuild in (False, True):
-            run = _Sync(store, embedder, model_id, cache, options, progress or NullProgress(), parser, rebuild)
+            run = _Sync(store, embedder, cache, options, progress or NullProgress(), parser, rebuild)
             batches = [run.parse(run.plan(source, f"{source.name}/", parse_now=True)) for source in sources]
             gone: set[str] = set()
             if configured is not None:

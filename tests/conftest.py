@@ -86,7 +86,7 @@ def service(corpus, store, embedder, cache):
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.sync import sync_folder
 
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
     service.load()
     return service

@@ -40,7 +40,7 @@ def knowledge_server(tmp_path: Path, frame_ancestors: list[str] | None = None) -
     store = IndexStore(tmp_path / "index")
     embedder = FakeEmbedder()
     cache = EmbeddingCache(tmp_path / "embeddings.sqlite")
-    assert sync_folder(root, store, embedder, embedder.model_id, cache).failed == []
+    assert sync_folder(root, store, embedder, cache).failed == []
     cache.close()
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
     service.load()

@@ -67,7 +67,7 @@ for text, vector in zip(BANK["pl"], BANK_VECTORS, strict=True):
 def indexed(tmp_path, store, cache, monkeypatch):
     monkeypatch.setattr(calibration, "off_topic_bank", lambda: BANK)
     embedder = TableEmbedder(VECTORS, DIM)
-    sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, embedder.model_id, cache)
+    sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, cache)
     index = store.load()
     return Retriever(index, embedder, embedder.model_id), index
 
@@ -148,7 +148,7 @@ def test_sentence_vectors_survive_a_resync_and_leave_with_their_document(indexed
     embedder = TableEmbedder(VECTORS, DIM)
     root = tmp_path / "kb"
     (root / "kynttilat.md").unlink()
-    sync_folder(root, store, embedder, embedder.model_id, cache)
+    sync_folder(root, store, embedder, cache)
     after = store.load()
     assert {c.source for c in after.chunks.values()} == {"takuu.md"}
     for i in after.chunks:
@@ -162,10 +162,10 @@ def test_a_new_question_bank_recalibrates_an_unchanged_collection_without_embedd
     _, index = indexed
     embedder = TableEmbedder(VECTORS, DIM)
     root = tmp_path / "kb"
-    unchanged = sync_folder(root, store, embedder, embedder.model_id, cache)
+    unchanged = sync_folder(root, store, embedder, cache)
     assert unchanged.index_version == index.version  # same bank: nothing to do
     monkeypatch.setattr(calibration, "off_topic_bank", lambda: {"pl": BANK["pl"][:2]})
-    report = sync_folder(root, store, embedder, embedder.model_id, cache)
+    report = sync_folder(root, store, embedder, cache)
     assert report.index_version != index.version and report.embedded == 0
     assert report.unchanged == sorted(DOCS)
     recalibrated = store.load().calibration

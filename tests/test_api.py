@@ -131,7 +131,7 @@ def test_a_model_mismatch_found_at_first_load_is_a_503_not_a_500(corpus, store, 
     from assistant.settings import Settings
     from ingest.sync import sync_folder
 
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     # Not loaded: the mismatch is found by the first request, as after a model setting change.
     other = KnowledgeService(store, embedder, "another-model", ServiceConfig(min_dense_score=0.4))
     with TestClient(create_app(other, Settings())) as client:

@@ -284,7 +284,7 @@ def test_followup_latency_runs_on_a_tiny_conversation_set(tmp_path: Path, monkey
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()
     dialogue = {
         "id": "d1",
@@ -340,7 +340,7 @@ def test_suggest_latency_compares_a_ticket_with_one_ask(tmp_path: Path, monkeypa
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
-    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, fake.model_id, cache)
+    sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()
     monkeypatch.setattr(suggest_latency, "TICKETS", suggest_latency.TICKETS[:1])
     monkeypatch.setattr(
@@ -362,11 +362,12 @@ def test_index_footprint_counts_what_the_index_holds(service, store, capsys, mon
     from benchmarks import index_footprint
 
     loaded = store.load()
-    folder = store.versions / loaded.version
     row = index_footprint.footprint(store.root, rss_bytes=1000 * len(loaded.chunks))
     assert row["passages"] == len(loaded.chunks) > 0
     assert row["sentences"] == sum(len(loaded.sentences.of(i)[0]) for i in loaded.chunks) > row["passages"]
-    assert row["bytes_per_passage"]["chunks.jsonl"] == round((folder / "chunks.jsonl").stat().st_size / row["passages"])
+    chunk_bytes = sum(store.segments.joinpath(s.name, "chunks.jsonl").stat().st_size for s in loaded.manifest.segments)
+    assert row["bytes_per_passage"]["chunks.jsonl"] == round(chunk_bytes / row["passages"])
+    assert set(row["bytes_per_passage"]) >= {"vectors.faiss", "sentence_vectors.npy", "manifest.json"}
     assert row["rss_bytes_per_passage"] == 1000
     cost = index_footprint.load_cost(store.root)
     assert cost["passages"] == row["passages"] and cost["rss_bytes"] >= 0

@@ -17,7 +17,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
     monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
-    monkeypatch.setattr(cli, "model_id", lambda settings: fake.model_id)
     return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.4)
 
 
@@ -139,7 +138,6 @@ def test_empty_question_is_refused(corpus, settings, capsys) -> None:
 def test_an_index_built_with_another_model_exits_2_with_what_to_do(corpus, settings, capsys, monkeypatch, command):
     run(capsys, settings, "ingest", str(corpus), "--json")
     monkeypatch.setattr(components, "model_id", lambda settings: "another-model")
-    monkeypatch.setattr(cli, "model_id", lambda settings: "another-model")
     assert cli.main(command, settings=settings) == 2
     assert "was built with model 'fake-embedder'" in capsys.readouterr().err.replace("\n", " ")
 

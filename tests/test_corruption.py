@@ -15,10 +15,15 @@ from assistant.settings import Settings
 from ingest.store.layout import IndexCorrupt, IndexStore
 from ingest.sync import sync_folder
 
+SEGMENT_FILES = {"chunks.jsonl", "sentence_rows.npy", "sentence_spans.npy", "sentence_vectors.npy"}
+
 
 def corrupt(store: IndexStore, version: str, name: str = "vectors.faiss") -> None:
-    """Flip a byte of a checksummed file; cut the manifest (which holds the checksums) in half."""
-    path = store.versions / version / name
+    """Flip a byte of a checksummed file; cut the manifest (which holds the checksums) in half.
+
+    Passages and sentences live in segments: their files are those of the segment `version` wrote.
+    """
+    path = (store.segments if name in SEGMENT_FILES else store.versions) / version / name
     data = bytearray(path.read_bytes())
     if name == "manifest.json":
         path.write_bytes(bytes(data[: len(data) // 2]))
@@ -28,9 +33,9 @@ def corrupt(store: IndexStore, version: str, name: str = "vectors.faiss") -> Non
 
 
 def two_versions(corpus: Path, store: IndexStore, embedder, cache) -> tuple[str, str]:
-    first = sync_folder(corpus, store, embedder, embedder.model_id, cache).index_version
+    first = sync_folder(corpus, store, embedder, cache).index_version
     (corpus / "gift.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.", encoding="utf-8")
-    second = sync_folder(corpus, store, embedder, embedder.model_id, cache).index_version
+    second = sync_folder(corpus, store, embedder, cache).index_version
     assert store.current_version() == second != first
     return first, second
 
@@ -39,7 +44,9 @@ def fresh(store: IndexStore, embedder) -> KnowledgeService:
     return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
 
 
-@pytest.mark.parametrize("damaged", ["vectors.faiss", "chunks.jsonl", "keyword.npz", "manifest.json"])
+@pytest.mark.parametrize(
+    "damaged", ["vectors.faiss", "chunks.jsonl", "sentence_vectors.npy", "keyword.npz", "manifest.json"]
+)
 def test_a_corrupt_live_version_falls_back_to_the_previous_one(corpus, store, embedder, cache, caplog, damaged) -> None:
     first, second = two_versions(corpus, store, embedder, cache)
     corrupt(store, second, damaged)
@@ -68,7 +75,7 @@ def test_with_no_loadable_version_start_up_fails_with_a_human_error(corpus, stor
 
 
 def test_serve_exits_2_naming_the_corrupt_file(corpus, store, embedder, cache, monkeypatch, capsys) -> None:
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     corrupt(store, str(store.current_version()))
     monkeypatch.setattr(components, "build_embedder", lambda settings: embedder)
     monkeypatch.setattr(components, "model_id", lambda settings: embedder.model_id)
@@ -83,7 +90,7 @@ def test_the_next_ingest_rebuilds_a_corrupt_index_and_the_service_moves_on(corpu
     service = fresh(store, embedder)
     service.load()
     assert service.retriever().index.version == first
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    report = sync_folder(corpus, store, embedder, cache)
     assert sorted(report.added) == sorted(p.name for p in corpus.iterdir()) and report.complete
     rebuilt = store.load()
     assert rebuilt.vectors.count() == rebuilt.keywords.count() == len(rebuilt.chunks)
@@ -91,3 +98,23 @@ def test_the_next_ingest_rebuilds_a_corrupt_index_and_the_service_moves_on(corpu
 
     wait_for_version(service, report.index_version)
     assert service.search("gift wrapping", 1)[0].hits[0].chunk.source == "gift.md"
+
+
+def test_a_corrupt_shared_segment_is_caught_in_every_version_and_the_next_ingest_rebuilds(
+    corpus, store, embedder, cache
+) -> None:
+    first, second = two_versions(corpus, store, embedder, cache)
+    # The second version wrote only the new file's passages; the first one's segment serves both.
+    assert [s.name for s in store.load(second).manifest.segments] == [first, second]
+    corrupt(store, first, "sentence_vectors.npy")
+    for version in (first, second):
+        with pytest.raises(IndexCorrupt, match=f"segments/{first}/sentence_vectors.npy of version {version}"):
+            store.load(version)
+    with pytest.raises(NoLoadableIndex):
+        fresh(store, embedder).load()
+    report = sync_folder(corpus, store, embedder, cache)
+    assert sorted(report.added) == sorted(p.name for p in corpus.iterdir()) and report.complete
+    rebuilt = store.load()
+    assert [s.name for s in rebuilt.manifest.segments] == [report.index_version]
+    assert rebuilt.sentences.count() > 0 and len(rebuilt.chunks) == rebuilt.vectors.count()
+    assert fresh(store, embedder).search("gift wrapping", 1)[0].hits[0].chunk.source == "gift.md"

@@ -161,7 +161,7 @@ CORPUS = {
 @pytest.fixture
 def index(tmp_path: Path, embedder, cache):
     store = IndexStore(tmp_path / "index")
-    sync_folder(write_corpus(tmp_path / "kb", CORPUS), store, embedder, embedder.model_id, cache)
+    sync_folder(write_corpus(tmp_path / "kb", CORPUS), store, embedder, cache)
     return store.load()
 
 
@@ -187,7 +187,7 @@ def test_translations_are_matched_only_against_passages_of_their_language(
     # A Finnish passage that happens to hold the English word must not match the translated term.
     store = IndexStore(tmp_path / "index2")
     files = {"fi.md": "# Ohje\n\nSana warranty on englantia.", "en.md": WARRANTY}
-    sync_folder(write_corpus(tmp_path / "kb2", files), store, embedder, embedder.model_id, cache)
+    sync_folder(write_corpus(tmp_path / "kb2", files), store, embedder, cache)
     retriever = Retriever(store.load(), embedder, embedder.model_id, translator=QueryTranslator(dictionaries))
     assert [h.chunk.source for h in retriever.search("takuuta", 5, mode="bm25").hits] == ["en.md"]
 

@@ -167,9 +167,7 @@ def hostile_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Pat
 
 
 def ingest(root: Path, store: IndexStore, embedder, cache) -> SyncReport:
-    return run_with_deadline(
-        lambda: sync_folder(root, store, embedder, embedder.model_id, cache, OPTIONS), BATCH_DEADLINE_S
-    )
+    return run_with_deadline(lambda: sync_folder(root, store, embedder, cache, OPTIONS), BATCH_DEADLINE_S)
 
 
 @pytest.mark.slow
@@ -257,6 +255,6 @@ def test_the_sparse_file_is_refused_before_it_is_read(tmp_path: Path, store, emb
     with (root / "huge.txt").open("wb") as handle:
         handle.truncate(50_000_000)
     (root / "ok.md").write_text("# Ok\n\nA small file that is fine.", encoding="utf-8")
-    report = sync_folder(root, store, embedder, embedder.model_id, cache, OPTIONS)
+    report = sync_folder(root, store, embedder, cache, OPTIONS)
     assert [(f.source, f.reason) for f in report.failed] == [("huge.txt", "too_large")]
     assert "50.0 MB" in report.failed[0].message and report.added == ["ok.md"]

@@ -283,7 +283,7 @@ def planted(tmp_path_factory) -> Iterator[tuple[IndexStore, FakeEmbedder]]:
     embedder = FakeEmbedder()
     cache = EmbeddingCache(tmp / "cache.sqlite")
     store = IndexStore(tmp / "index")
-    report = sync_folder(tmp / "kb", store, embedder, embedder.model_id, cache)
+    report = sync_folder(tmp / "kb", store, embedder, cache)
     cache.close()
     assert report.failed == [], report.failed
     yield store, embedder
@@ -518,7 +518,7 @@ def test_with_the_real_model_an_obeying_reply_is_still_overruled(tmp_path_factor
     settings = Settings(index_dir=tmp / "index")
     embedder, cache = build_embedder(settings), build_cache(settings)
     store = IndexStore(settings.index_dir)
-    sync_folder(tmp / "kb", store, embedder, model_id(settings), cache)
+    sync_folder(tmp / "kb", store, embedder, cache)
     cache.close()
     config = ServiceConfig(settings.min_dense_score, llm_min_support=settings.llm_min_support)
     llm = KnowledgeService(store, embedder, model_id(settings), config, FakeListChatModel(responses=["unused"]))

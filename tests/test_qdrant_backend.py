@@ -56,8 +56,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     fake = FakeEmbedder()
     # The CLI builds its ingest embedder through components.build_embedder.
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    for module in (components, cli):
-        monkeypatch.setattr(module, "model_id", lambda settings: fake.model_id)
+    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     return fake
 
 
@@ -120,7 +119,7 @@ def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedde
     files["secret.md.meta.json"] = json.dumps({"groups": ["partners"]})
     root = write_corpus(tmp_path / "kb", files)
     store = qdrant_store(tmp_path)
-    sync_folder(root, store, embedder, embedder.model_id, cache)
+    sync_folder(root, store, embedder, cache)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
     retriever = service.retriever()
     for query in ("partner parcels ship within 1 day", "parcel discount", "parcels"):
@@ -136,7 +135,7 @@ def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedde
     assert record.payload["lang"] == "en" and record.payload["version"] == retriever.index.version
     # A new access group changes no passage: nothing is embedded, the payload follows the sidecar.
     (root / "secret.md.meta.json").write_text(json.dumps({"groups": ["partners", "agents"]}), encoding="utf-8")
-    report = sync_folder(root, store, embedder, embedder.model_id, cache)
+    report = sync_folder(root, store, embedder, cache)
     assert report.embedded == 0 and report.updated == ["secret.md"]
     (record,) = client.retrieve(f"kb_{report.index_version}", secret[:1], with_payload=True)
     assert record.payload is not None and record.payload["groups"] == ["partners", "agents"]
@@ -149,7 +148,7 @@ def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_w
     corpus, tmp_path, embedder, cache, monkeypatch
 ) -> None:
     store = qdrant_store(tmp_path)
-    first = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    first = sync_folder(corpus, store, embedder, cache)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
     assert service.retriever().index.version == first.index_version
     (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
@@ -165,7 +164,7 @@ def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_w
     monkeypatch.setattr(qdrant_index, "BATCH", 4)
     monkeypatch.setattr(client, "upsert", upsert_then_die)
     with pytest.raises(ConnectionError):
-        sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        sync_folder(corpus, store, embedder, cache)
     # The copy had started: a half-filled collection exists, but nothing points at it.
     assert len(collections(store)) == 2
     assert alias_target(store) == f"kb_{first.index_version}"
@@ -173,7 +172,7 @@ def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_w
     assert service.retriever().index.version == first.index_version
     assert service.search("gift wrapping", 3)[0].hits[0].chunk.source != "new.md"
     monkeypatch.setattr(client, "upsert", real_upsert)
-    second = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    second = sync_folder(corpus, store, embedder, cache)
     # The next ingest drops the abandoned collection and publishes its own.
     assert collections(store) == {f"kb_{first.index_version}", f"kb_{second.index_version}"}
     assert alias_target(store) == f"kb_{second.index_version}"
@@ -188,7 +187,7 @@ KILL_SCRIPT = textwrap.dedent(
     from ingest.sync import sync_folder
     from tests.fakes import FakeEmbedder
     emb = FakeEmbedder()
-    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2]), "qdrant"), emb, emb.model_id,
+    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2]), "qdrant"), emb,
                 EmbeddingCache(Path(sys.argv[3])))
     """
 )
@@ -223,7 +222,7 @@ def test_sigkill_during_ingest_never_points_the_alias_at_an_incomplete_collectio
     qdrant_index.close_clients()
     cache = EmbeddingCache(kill_cache)
     try:
-        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        report = sync_folder(corpus, store, embedder, cache)
     finally:
         cache.close()
     assert alias_target(store) == f"kb_{report.index_version}"
@@ -233,13 +232,13 @@ def test_sigkill_during_ingest_never_points_the_alias_at_an_incomplete_collectio
 def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, tmp_path, embedder, cache) -> None:
     store = qdrant_store(tmp_path)
     keep_two = SyncOptions(keep_versions=2)
-    sync_folder(corpus, store, embedder, embedder.model_id, cache, keep_two)
+    sync_folder(corpus, store, embedder, cache, keep_two)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
     service.load()
     published = []
     for n in range(3):
         (corpus / f"new-{n}.md").write_text(f"# Gift wrapping {n}\n\nGift wrapping style {n} costs {n} euros.")
-        report = sync_folder(corpus, store, embedder, embedder.model_id, cache, keep_two)
+        report = sync_folder(corpus, store, embedder, cache, keep_two)
         published.append(report.index_version)
         assert alias_target(store) == f"kb_{report.index_version}"
         deadline = time.monotonic() + 20
@@ -257,7 +256,7 @@ def test_an_unchanged_folder_whose_live_collection_was_dropped_is_rebuilt_from_t
     corpus, tmp_path, embedder, cache
 ) -> None:
     store = qdrant_store(tmp_path)
-    first = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    first = sync_folder(corpus, store, embedder, cache)
     client = qdrant_index.handle(store.connection).client
     drop = qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=store.connection.name))
     client.update_collection_aliases(change_aliases_operations=[drop])
@@ -265,7 +264,7 @@ def test_an_unchanged_folder_whose_live_collection_was_dropped_is_rebuilt_from_t
     with pytest.raises(IndexError_):
         store.load()
     embedded = len(embedder.embedded)
-    again = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    again = sync_folder(corpus, store, embedder, cache)
     assert again.index_version != first.index_version
     assert sorted(again.added) == sorted(first.added) and again.embedded == 0
     assert len(embedder.embedded) == embedded  # every passage and sentence came from the embedding cache
@@ -277,7 +276,7 @@ def test_an_unchanged_folder_whose_live_collection_was_dropped_is_rebuilt_from_t
 
 def test_repeated_loads_open_one_client_and_leak_no_files_or_threads(corpus, tmp_path, embedder, cache) -> None:
     store = qdrant_store(tmp_path)
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     for _ in range(3):
         KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).load()
     fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
@@ -297,7 +296,7 @@ def test_a_serving_process_re_indexes_its_local_storage_through_its_own_ingest_j
     settings = settings_for(tmp_path, "qdrant")
     cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
     try:
-        sync_folder(corpus, build_store(settings), fake, fake.model_id, cache)
+        sync_folder(corpus, build_store(settings), fake, cache)
     finally:
         cache.close()
     service = build_service(settings)
@@ -321,13 +320,13 @@ def test_switching_the_backend_moves_the_vectors_without_embedding_again(corpus,
     cache = EmbeddingCache(tmp_path / "other-cache.sqlite")  # a cold cache: a re-embed would show
     try:
         faiss_store = IndexStore(tmp_path / "index")
-        sync_folder(corpus, faiss_store, embedder, embedder.model_id, cache)
+        sync_folder(corpus, faiss_store, embedder, cache)
         before = faiss_store.load()
         embedded = len(embedder.embedded)
         cache.close()
         cache = EmbeddingCache(tmp_path / "empty-cache.sqlite")
         moved = build_store(settings_for(tmp_path, "qdrant"), tmp_path / "index")
-        report = sync_folder(corpus, moved, embedder, embedder.model_id, cache)
+        report = sync_folder(corpus, moved, embedder, cache)
         assert report.embedded == 0 and len(embedder.embedded) == embedded
         after = moved.load()
         assert (
@@ -356,12 +355,12 @@ def test_a_local_storage_held_by_another_process_is_a_clear_error(corpus, tmp_pa
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         with pytest.raises(IndexError_, match="Another process.*ASSISTANT_QDRANT_URL"):
-            sync_folder(corpus, store, embedder, embedder.model_id, cache)
+            sync_folder(corpus, store, embedder, cache)
     finally:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(timeout=30)
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     assert alias_target(store) == f"kb_{store.current_version()}"
 
 
@@ -404,7 +403,7 @@ def drop_all(store: IndexStore) -> None:
 def test_server_collections_are_sharded_and_replicated_as_configured(corpus, tmp_path, embedder, cache) -> None:
     store = server_store(tmp_path, qdrant_shards=2, qdrant_replicas=2)
     try:
-        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        report = sync_folder(corpus, store, embedder, cache)
         info = qdrant_index.handle(store.connection).client.get_collection(
             f"{store.connection.name}_{report.index_version}"
         )
@@ -419,7 +418,7 @@ def test_server_collections_are_sharded_and_replicated_as_configured(corpus, tmp
 def test_server_snapshot_of_the_live_version_lists_and_serves(corpus, tmp_path, embedder, cache) -> None:
     store = server_store(tmp_path)
     try:
-        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        report = sync_folder(corpus, store, embedder, cache)
         client = qdrant_index.handle(store.connection).client
         name = f"{store.connection.name}_{report.index_version}"
         snapshot = client.create_snapshot(name, wait=True)

@@ -97,7 +97,7 @@ def test_the_service_answers_the_same_with_and_without_batching(corpus, store, e
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.sync import sync_folder
 
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4, query_batch_size=size))
     hits = service.retriever().search("How many days to return an item?", 3).hits
     assert hits[0].chunk.source == "returns.md"

@@ -87,7 +87,7 @@ def bilingual(tmp_path, store, cache, monkeypatch):
     monkeypatch.setattr(calibration, "off_topic_bank", lambda: BANK)
     monkeypatch.setattr(retriever_module, "SENTENCE_WEIGHT", 0.0)
     embedder = TableEmbedder(VECTORS, DIM)
-    sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, embedder.model_id, cache)
+    sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, cache)
     index = store.load()
     return Retriever(index, embedder, embedder.model_id), index
 

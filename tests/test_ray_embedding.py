@@ -70,7 +70,6 @@ def test_the_pool_leaves_a_cpu_for_the_read_tasks(local_ray) -> None:
 
 def test_ingest_with_the_ray_executor_fills_the_same_cache_as_local(local_ray, corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(components, "build_embedder", lambda settings: FakeEmbedder())
-    monkeypatch.setattr(cli, "model_id", lambda settings: "fake-embedder")
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     assert cli.main(["ingest", str(corpus), "--executor", "ray", "--json"], settings=settings) == 0
     by_ray = json.loads(capsys.readouterr().out)

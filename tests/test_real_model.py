@@ -28,7 +28,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def real_service(tmp_path_factory: pytest.TempPathFactory):
-    from assistant.components import build_cache, build_embedder, build_service, model_id
+    from assistant.components import build_cache, build_embedder, build_service
     from ingest.store.layout import IndexStore
     from ingest.sync import sync_folder
     from tests.conftest import write_corpus
@@ -38,7 +38,7 @@ def real_service(tmp_path_factory: pytest.TempPathFactory):
     settings = Settings(index_dir=tmp / "index")
     embedder = build_embedder(settings)
     cache = build_cache(settings)
-    report = sync_folder(root, IndexStore(settings.index_dir), embedder, model_id(settings), cache)
+    report = sync_folder(root, IndexStore(settings.index_dir), embedder, cache)
     cache.close()
     assert report.complete and report.chunks >= 4
     service = build_service(settings)

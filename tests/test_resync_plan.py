@@ -14,7 +14,7 @@ from tests.conftest import CORPUS
 
 
 def ingest(corpus: Path, store: IndexStore, embedder, cache):
-    return sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    return sync_folder(corpus, store, embedder, cache)
 
 
 @pytest.fixture

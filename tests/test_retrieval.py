@@ -76,7 +76,7 @@ def test_tag_and_group_filters(tmp_path: Path, embedder, cache) -> None:
     root = write_corpus(tmp_path / "kb")
     (root / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy"], "groups": ["internal"]}))
     store = IndexStore(tmp_path / "idx")
-    sync_folder(root, store, embedder, embedder.model_id, cache)
+    sync_folder(root, store, embedder, cache)
     retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
     tagged = retriever.search("return item", 10, Filters(tags=("policy",))).hits
     assert {h.chunk.source for h in tagged} == {"returns.md"}
@@ -97,7 +97,7 @@ def test_a_restricted_document_does_not_shift_an_outsiders_scores(tmp_path: Path
 
     def retriever_over(root: Path, name: str) -> Retriever:
         store = IndexStore(tmp_path / name)
-        sync_folder(root, store, embedder, embedder.model_id, cache)
+        sync_folder(root, store, embedder, cache)
         return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
 
     with_secret = write_corpus(tmp_path / "kb", {**CORPUS, "hr/bonus.md": secret})
@@ -123,7 +123,7 @@ def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder
     text = "# Gift cards\n\nGift cards are valid for 36 months from purchase."
     root = write_corpus(tmp_path / "kb", {"a/gift.md": text, "b/gift-copy.md": text, "other.md": "# Other\n\nHello."})
     store = IndexStore(tmp_path / "idx")
-    sync_folder(root, store, embedder, embedder.model_id, cache)
+    sync_folder(root, store, embedder, cache)
     retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
     hits = retriever.search("gift card validity", 5).hits
     assert [h.chunk.text for h in hits].count("Gift cards are valid for 36 months from purchase.") == 1

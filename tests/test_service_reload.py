@@ -36,7 +36,7 @@ def test_new_version_is_picked_up_while_requests_keep_succeeding(service, corpus
     worker = threading.Thread(target=ask_in_a_loop)
     worker.start()
     (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    report = sync_folder(corpus, store, embedder, cache)
     wait_for_version(service, report.index_version)
     time.sleep(0.2)
     stop.set()
@@ -50,8 +50,9 @@ def test_new_version_is_picked_up_while_requests_keep_succeeding(service, corpus
 def test_unloadable_new_version_keeps_the_old_one_serving(service, corpus, store, embedder, cache) -> None:
     before = service.retriever().index.version
     (corpus / "new.md").write_text("# New\n\nSomething new about parcels.")
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
-    (store.versions / report.index_version / "chunks.jsonl").write_text("corrupted\n")
+    report = sync_folder(corpus, store, embedder, cache)
+    # The passages the new version added are in the segment it wrote.
+    (store.segments / report.index_version / "chunks.jsonl").write_text("corrupted\n")
     for _ in range(50):
         assert service.retriever().index.version == before
         time.sleep(0.01)
@@ -90,7 +91,7 @@ def test_http_requests_at_a_steady_rate_never_fail_during_reindexes(client, serv
     for n in range(3):
         time.sleep(0.3)
         (corpus / f"new{n}.md").write_text(f"# Gift wrapping {n}\n\nGift wrapping style {n} costs {n + 5} euros.")
-        report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+        report = sync_folder(corpus, store, embedder, cache)
         wait_for_version(service, report.index_version)
         published.append(report.index_version)
     time.sleep(0.3)
@@ -149,7 +150,7 @@ def test_warm_up_prepares_every_configured_language_without_calling_the_llm(corp
             return super().embed_query(text)
 
     recording = RecordingEmbedder()
-    sync_folder(corpus, store, recording, recording.model_id, cache)
+    sync_folder(corpus, store, recording, cache)
     config = ServiceConfig(min_dense_score=0.4, languages=("en", "fi", "pl", "th"), query_batch_size=1)
     service = KnowledgeService(store, recording, recording.model_id, config, FailingModel(responses=["unused"]))
     analyzer._polish.cache_clear()
@@ -168,7 +169,7 @@ def test_the_first_question_after_a_reload_finds_the_keyword_matrix_built(
     from ingest.store.bm25_index import BM25Index
 
     (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    report = sync_folder(corpus, store, embedder, cache)
     wait_for_version(service, report.index_version)
     swapped = service.retriever().index.keywords
     assert isinstance(swapped, BM25Index) and swapped.warmed

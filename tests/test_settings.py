@@ -35,10 +35,11 @@ def test_an_int8_index_is_refused_by_an_fp32_service_and_back(corpus, store, emb
     from assistant.retriever import ModelMismatch
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.sync import sync_folder
+    from tests.fakes import FakeEmbedder
 
     fp32, int8 = model_id(Settings()), model_id(Settings(embedding_int8=True))
     assert int8 == fp32 + "+int8"
-    sync_folder(corpus, store, embedder, int8, cache)
+    sync_folder(corpus, store, FakeEmbedder(embedder.dim, model_id=int8), cache)
     with pytest.raises(ModelMismatch, match=r"\+int8"):
         KnowledgeService(store, embedder, fp32, ServiceConfig(0.4)).load()
     KnowledgeService(store, embedder, int8, ServiceConfig(0.4)).load()

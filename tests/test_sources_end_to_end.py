@@ -29,8 +29,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     fake = FakeEmbedder()
     # The CLI builds its ingest embedder through components.build_embedder.
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    for module in (components, cli):
-        monkeypatch.setattr(module, "model_id", lambda settings: fake.model_id)
+    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     return fake
 
 

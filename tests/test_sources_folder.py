@@ -22,11 +22,11 @@ def test_a_folder_source_and_an_ingested_folder_keep_each_others_documents(
         {"warranty.md": WARRANTY, "internal/escalation.md": "# Escalate\n\nCall the duty manager."},
     )
     (handbook / "internal/escalation.md.meta.json").write_text('{"groups": ["leads"]}')
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     source = FolderSource("handbook", handbook, tags=("handbook",))
-    report = sync_sources([source], store, embedder, embedder.model_id, cache)
+    report = sync_sources([source], store, embedder, cache)
     assert sorted(report.sources[0].added) == ["internal/escalation.md", "warranty.md"]
-    again = sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    again = sync_folder(corpus, store, embedder, cache)
     assert again.removed == [] and sorted(again.unchanged) == sorted(CORPUS)
     docs = store.load().manifest.documents
     assert set(docs) == set(CORPUS) | {"handbook/warranty.md", "handbook/internal/escalation.md"}
@@ -34,21 +34,21 @@ def test_a_folder_source_and_an_ingested_folder_keep_each_others_documents(
     assert docs["handbook/warranty.md"].tags == ["handbook"]
 
     (corpus / "returns.md").unlink()
-    assert sync_folder(corpus, store, embedder, embedder.model_id, cache).removed == ["returns.md"]
+    assert sync_folder(corpus, store, embedder, cache).removed == ["returns.md"]
     (handbook / "warranty.md").unlink()
-    part = sync_sources([source], store, embedder, embedder.model_id, cache).sources[0]
+    part = sync_sources([source], store, embedder, cache).sources[0]
     assert part.removed == ["warranty.md"]
     assert "toimitus.md" in store.load().manifest.documents
 
     # Syncing every configured source drops the documents of a source no longer configured.
-    report = sync_sources([], store, embedder, embedder.model_id, cache, configured=[])
+    report = sync_sources([], store, embedder, cache, configured=[])
     assert [(s.name, s.removed) for s in report.sources] == [("handbook", ["internal/escalation.md"])]
     assert all(not r.origin for r in store.load().manifest.documents.values())
 
 
 def test_a_folder_source_document_opens_from_its_own_folder(store, embedder, cache, tmp_path) -> None:
     handbook = write_corpus(tmp_path / "handbook", {"warranty.md": WARRANTY})
-    sync_sources([FolderSource("handbook", handbook)], store, embedder, embedder.model_id, cache)
+    sync_sources([FolderSource("handbook", handbook)], store, embedder, cache)
     service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.3))
     with TestClient(create_app(service, Settings(cache_dir=tmp_path / "c"))) as client:
         response = client.get("/v1/documents/handbook/warranty.md")

@@ -88,7 +88,7 @@ def crm_sources(site: Site) -> str:
 
 def test_an_http_listing_is_paged_mapped_and_bad_records_skipped(crm, store, embedder, cache) -> None:
     sources = [c.source for c in build_sources(parse_sources(crm_sources(crm)))]
-    report = sync_sources(sources, store, embedder, embedder.model_id, cache)
+    report = sync_sources(sources, store, embedder, cache)
     (part,) = report.sources
     assert part.added == ["501", "502"]
     assert [(f.source, f.reason) for f in part.failed] == [("503", "unreadable")]
@@ -102,7 +102,7 @@ def test_an_http_listing_is_paged_mapped_and_bad_records_skipped(crm, store, emb
     ARTICLES[1]["properties"]["body"] = "<p>Koszt odesłania zwrotu pokrywa sklep.</p>"
     ARTICLES[1]["updatedAt"] = "2026-03-09T10:00:00Z"
     try:
-        part = sync_sources(sources, store, embedder, embedder.model_id, cache).sources[0]
+        part = sync_sources(sources, store, embedder, cache).sources[0]
     finally:
         ARTICLES[1]["updatedAt"] = "2026-03-02T10:00:00Z"
     assert part.updated == ["502"] and part.unchanged == ["501"]
@@ -113,7 +113,7 @@ def test_the_example_exports_load_with_the_example_sources_file(store, embedder,
     configured = {c.name: c for c in load_sources(EXAMPLES / "sources.toml")}
     assert set(configured) == {"handbook", "help-site", "zendesk", "salesforce-kb", "hubspot-kb"}
     chosen = [configured["salesforce-kb"].source, configured["hubspot-kb"].source]
-    report = sync_sources(chosen, store, embedder, embedder.model_id, cache)
+    report = sync_sources(chosen, store, embedder, cache)
     salesforce, hubspot = report.sources
     # The draft article is filtered out by `only = { PublishStatus = "Online" }`.
     assert sorted(salesforce.added) == ["ka05g000000NvA1AAK", "ka05g000000NvA2AAK", "ka05g000000NvA3AAK"]

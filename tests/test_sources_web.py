@@ -62,7 +62,7 @@ def web_source(site: Site, **overrides) -> WebSource:
 
 
 def sync(source, store, embedder, cache):
-    report = sync_sources([source], store, embedder, embedder.model_id, cache)
+    report = sync_sources([source], store, embedder, cache)
     return report, report.sources[0]
 
 

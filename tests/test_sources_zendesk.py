@@ -59,7 +59,7 @@ def source(center: HelpCenter, **changes) -> ZendeskSource:
 
 
 def run(zendesk, store, embedder, cache):
-    report = sync_sources([zendesk], store, embedder, embedder.model_id, cache)
+    report = sync_sources([zendesk], store, embedder, cache)
     return report, report.sources[0]
 
 

@@ -147,7 +147,7 @@ def test_faiss_searches_on_one_thread_in_every_request_thread() -> None:
 def test_the_manifest_records_the_backends_and_old_manifests_load_with_the_defaults(
     corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
 ) -> None:
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     loaded = store.load()
     backends = loaded.manifest.backends
     assert backends["vectors"]["name"] == "faiss" and backends["vectors"]["kind"] == "flat"
@@ -170,7 +170,7 @@ def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_
     corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
 ) -> None:
     settings = Settings(vector_hnsw_above=2)
-    sync_folder(corpus, store, embedder, embedder.model_id, cache, build_sync_options(settings))
+    sync_folder(corpus, store, embedder, cache, build_sync_options(settings))
     loaded = store.load()
     assert loaded.manifest.backends["vectors"]["kind"] == "hnsw"
     assert loaded.manifest.backends["vectors"]["params"]["hnsw_above"] == 2
@@ -184,7 +184,7 @@ def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_
 def test_a_version_built_by_a_backend_this_build_lacks_is_refused_with_a_clear_error(
     corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
 ) -> None:
-    sync_folder(corpus, store, embedder, embedder.model_id, cache)
+    sync_folder(corpus, store, embedder, cache)
     path = store.versions / str(store.current_version()) / "manifest.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     data["backends"]["vectors"]["name"] = "milvus"

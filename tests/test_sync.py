@@ -23,7 +23,7 @@ from tests.fakes import FakeEmbedder
 
 
 def ingest(root: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache):
-    return sync_folder(root, store, embedder, embedder.model_id, cache)
+    return sync_folder(root, store, embedder, cache)
 
 
 def test_first_ingest_adds_every_file(corpus, store, embedder, cache) -> None:
@@ -59,6 +59,21 @@ def test_unchanged_folder_embeds_nothing_and_keeps_the_version(corpus, store, em
     assert again.added == again.updated == again.removed == []
     assert again.embedded == 0 and embedder.embedded == []
     assert again.index_version == first.index_version
+
+
+def test_the_lazy_embedder_stays_unloaded_when_nothing_needs_embedding(corpus, store, embedder, cache) -> None:
+    from ingest.embedder import LazyEmbedder
+
+    ingest(corpus, store, embedder, cache)
+
+    def load_the_model() -> FakeEmbedder:
+        raise AssertionError("the model was loaded although nothing needed embedding")
+
+    lazy = LazyEmbedder(load_the_model, embedder.model_id)
+    assert sync_folder(corpus, store, lazy, cache).unchanged == sorted(CORPUS)
+    # A removal writes a new version from the kept passages: still nothing to embed.
+    (corpus / "toimitus.md").unlink()
+    assert sync_folder(corpus, store, lazy, cache).removed == ["toimitus.md"]
 
 
 def test_changed_file_is_rechunked_and_only_new_text_is_embedded(corpus, store, embedder, cache) -> None:
@@ -116,7 +131,7 @@ def test_sidecar_metadata_sets_tags_and_changes_trigger_update(corpus, store, em
 def test_other_model_rebuilds_everything(corpus, store, embedder, cache) -> None:
     ingest(corpus, store, embedder, cache)
     other = FakeEmbedder(dim=16, model_id="other-model")
-    report = sync_folder(corpus, store, other, other.model_id, cache)
+    report = sync_folder(corpus, store, other, cache)
     assert sorted(report.added) == sorted(CORPUS)
     assert store.load().manifest.model == "other-model"
 
@@ -149,7 +164,7 @@ KILL_SCRIPT = textwrap.dedent(
     from ingest.sync import sync_folder
     from tests.fakes import FakeEmbedder
     emb = FakeEmbedder()
-    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2])), emb, emb.model_id,
+    sync_folder(Path(sys.argv[1]), IndexStore(Path(sys.argv[2])), emb,
                 EmbeddingCache(Path(sys.argv[3])))
     """
 )
@@ -231,13 +246,16 @@ def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store,
     report = ingest(corpus, store, embedder, cache)
     assert report.complete
     assert not list(store.versions.glob(".tmp-*"))
+    # Killed ingests left no segment behind: what remains is exactly what the kept versions read.
+    read = {s.name for version in store.finished_versions() for s in store.load(version).manifest.segments}
+    assert {p.name for p in store.segments.iterdir()} == read
 
 
 def test_changed_chunking_settings_rebuild_every_document(corpus, store, embedder, cache) -> None:
     from ingest.sync import SyncOptions
 
-    sync_folder(corpus, store, embedder, embedder.model_id, cache, SyncOptions(chunk_max_tokens=200))
-    report = sync_folder(corpus, store, embedder, embedder.model_id, cache, SyncOptions(chunk_max_tokens=20))
+    sync_folder(corpus, store, embedder, cache, SyncOptions(chunk_max_tokens=200))
+    report = sync_folder(corpus, store, embedder, cache, SyncOptions(chunk_max_tokens=20))
     assert sorted(report.added) == sorted(CORPUS)
     assert store.load().manifest.pipeline == SyncOptions(chunk_max_tokens=20).fingerprint()
 

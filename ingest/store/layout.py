@@ -2,13 +2,22 @@
 
 Layout of an index directory:
     CURRENT                 name of the live version (replaced atomically with os.replace)
-    versions/<version>/     manifest.json, chunks.jsonl, vectors.faiss (or, with Qdrant, qdrant.json: the
-                            collection and its size), keyword.npz, keyword_vocab.json, sentences.npz
+    versions/<version>/     manifest.json (which segments the version reads, and the passages of each
+                            it no longer holds), vectors.faiss (or, with Qdrant, qdrant.json: the
+                            collection and its size), keyword.npz, keyword_vocab.json
+    segments/<name>/        chunks.jsonl, sentence_rows.npy, sentence_spans.npy, sentence_vectors.npy:
+                            passages and their sentences, written once by the ingest that added them
+                            (named after its version) and shared by every later version that keeps
+                            them (ingest.store.segments: when segments are merged)
     qdrant/                 Qdrant's local-mode storage (collections <alias>_<version>), when no server is set
     versions/.tmp-*         a version being written; never read, removed by the next ingest
+    segments/.tmp-*         a segment being written; never named by a manifest, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
     source-runs.json        when each configured source last ran and how it went (not versioned)
-This module is the only code that opens these files.
+This module (with segments.py and the backends it loads) is the only code that opens these files.
+The vector and keyword indexes are still written whole into every version folder: their backends
+own their files (a FAISS index is one file), and they are a fifth of the bytes. A format-1 version
+(chunks.jsonl and sentences.npz in its own folder) is still read, and the next ingest moves it to segments.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +41,7 @@ from assistant.exceptions import AssistantError
 from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
+from ingest.store import segments
 from ingest.store.backends import DEFAULT_VECTORS, UnknownBackend, load_indexes, version_catalog
 from ingest.store.base import (
     BackendDataMissing,
@@ -41,12 +51,14 @@ from ingest.store.base import (
     VectorIndex,
     VersionCatalog,
 )
+from ingest.store.durable import file_stat, fsync_dir, fsync_file, seal
 from ingest.store.manifest import FILE as MANIFEST_FILE
-from ingest.store.manifest import FORMAT_VERSION, Manifest
-from ingest.store.sentence_index import FILE as SENTENCES_FILE
+from ingest.store.manifest import FORMAT_VERSION, LEGACY_FORMAT, Manifest, SegmentRecord, segment_names
+from ingest.store.segments import CHUNKS_FILE
+from ingest.store.sentence_index import FILES as SENTENCE_FILES
+from ingest.store.sentence_index import LEGACY_FILE as LEGACY_SENTENCES_FILE
 from ingest.store.sentence_index import SentenceIndex
 
-CHUNKS_FILE = "chunks.jsonl"
 RUNS_FILE = "source-runs.json"
 TMP_PREFIX = ".tmp-"
 
@@ -79,17 +91,12 @@ def new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
 
 
-def _file_stat(path: Path) -> str:
-    stat = path.stat()
-    return f"{stat.st_size}.{stat.st_mtime_ns}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def read_chunks(path: Path) -> Iterator[Chunk]:
+    """The passages of a chunks.jsonl, in order (the one place they are parsed)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            chunk = Chunk(**json.loads(line))
+            yield chunk
 
 
 @dataclass
@@ -101,6 +108,8 @@ class LoadedIndex:
     vectors: VectorIndex
     keywords: KeywordIndex
     sentences: SentenceIndex
+    # The live passage ids each segment holds for this version (empty for a format-1 version).
+    segment_ids: dict[str, np.ndarray] = field(default_factory=dict)
 
     @cached_property
     def calibration(self) -> Calibration | None:
@@ -123,6 +132,7 @@ class IndexStore:
     def __init__(self, root: Path, vector_backend: str = DEFAULT_VECTORS, connection: Connection | None = None) -> None:
         self.root = Path(root)
         self.versions = self.root / "versions"
+        self.segments = self.root / segments.DIR
         self.vector_backend = vector_backend
         self.connection = connection or Connection(self.root)
 
@@ -161,29 +171,42 @@ class IndexStore:
         vectors: VectorIndex,
         keywords: KeywordIndex,
         sentences: SentenceIndex,
+        base: LoadedIndex | None = None,
     ) -> Path:
-        """Write a complete version beside the live one; it becomes visible only via publish()."""
+        """Write a complete version beside the live one; it becomes visible only via publish().
+
+        Passages `base` (the version this one is made from) holds unchanged stay in its segments;
+        the others, with their sentences from `sentences`, go into one new segment.
+
+        Raises:
+            IndexCorrupt: a segment about to be merged (copied) fails its checksum.
+        """
         self.versions.mkdir(parents=True, exist_ok=True)
+        shared, fresh = self._share(chunks, base)
+        if fresh:
+            ids = [chunk_int_id(c.chunk_id) for c in fresh]
+            shared.append(segments.write_segment(self.segments, manifest.index_version, fresh, sentences, ids))
+        manifest.segments = shared
         tmp = self.versions / f"{TMP_PREFIX}{manifest.index_version}"
         tmp.mkdir()
-        chunk_path = tmp / CHUNKS_FILE
-        with chunk_path.open("w", encoding="utf-8") as handle:
-            for chunk in chunks:
-                handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        files = [chunk_path, *vectors.save(tmp), *keywords.save(tmp), *sentences.save(tmp)]
-        manifest.checksums = {p.name: sha256_file(p) for p in files}
+        manifest.checksums, manifest.file_stats = seal([*vectors.save(tmp), *keywords.save(tmp)])
         manifest.chunk_count = len(chunks)
-        for path in files:
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        manifest.file_stats = {p.name: _file_stat(p) for p in files}
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
-        with (tmp / MANIFEST_FILE).open("rb") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(tmp / MANIFEST_FILE)
         final = self.versions / manifest.index_version
         tmp.rename(final)
-        _fsync_dir(self.versions)
+        fsync_dir(self.versions)
         return final
+
+    def _share(self, chunks: list[Chunk], base: LoadedIndex | None) -> tuple[list[SegmentRecord], list[Chunk]]:
+        """The segments of `base` the new version keeps reading, and the passages for its new segment."""
+        if base is None or not base.segment_ids:
+            return [], list(chunks)
+        ids = [chunk_int_id(c.chunk_id) for c in chunks]
+        plan = segments.plan(base.manifest.segments, base.segment_ids, base.chunks, chunks, ids)
+        # A merge copies rows into a new checksummed segment: never copy corrupt ones.
+        self._verify_files(base.manifest, [self._segment_files(r) for r in plan.merged], quick=False)
+        return plan.shared, plan.fresh
 
     def publish(self, version: str) -> None:
         """Switch the backend's alias (if it has one), then CURRENT, each in one atomic step."""
@@ -195,32 +218,49 @@ class IndexStore:
         with pointer.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(pointer, self.root / "CURRENT")
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _manifest(self, version: str) -> Manifest:
         try:
             manifest = Manifest.read(self.versions / version)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorrupt(f"manifest of index version {version} is unreadable: {exc}") from exc
-        if manifest.format_version != FORMAT_VERSION:
+        if manifest.format_version not in (FORMAT_VERSION, LEGACY_FORMAT):
             raise IndexFormatMismatch(f"index format {manifest.format_version} is not {FORMAT_VERSION}; re-run ingest")
         return manifest
 
-    def _verify(self, manifest: Manifest, quick: bool) -> None:
-        """Refuse a version whose files do not match their checksums; `quick` trusts files whose size
-        and mtime are still those recorded when they were written (no file is read)."""
+    def _segment_files(self, record: SegmentRecord) -> list[tuple[str, Path, str, str]]:
+        folder = self.segments / record.name
+        return [
+            (f"{segments.DIR}/{record.name}/{name}", folder / name, expected, record.file_stats.get(name, ""))
+            for name, expected in record.checksums.items()
+        ]
+
+    def _files(self, manifest: Manifest) -> list[list[tuple[str, Path, str, str]]]:
+        """Every file a version reads, as (name shown, path, checksum, stamp), its own folder's first."""
         folder = self.versions / manifest.index_version
-        for name, expected in manifest.checksums.items():
-            path = folder / name
+        own = [(n, folder / n, c, manifest.file_stats.get(n, "")) for n, c in manifest.checksums.items()]
+        return [own, *(self._segment_files(r) for r in manifest.segments)]
+
+    def _verify(self, manifest: Manifest, quick: bool, skim_sentences: bool = False) -> None:
+        """Refuse a version whose files do not match their checksums; `quick` trusts files whose size
+        and mtime are still those recorded when they were written (no file is read), and so does
+        `skim_sentences` for the segments' sentence files alone."""
+        self._verify_files(manifest, self._files(manifest), quick, skim_sentences)
+
+    def _verify_files(
+        self, manifest: Manifest, groups: list[list[tuple[str, Path, str, str]]], quick: bool, skim: bool = False
+    ) -> None:
+        for label, path, expected, stamp in (f for group in groups for f in group):
             try:
-                if quick and manifest.file_stats.get(name) == _file_stat(path):
+                if (quick or (skim and path.name in SENTENCE_FILES)) and stamp == file_stat(path):
                     continue
                 intact = sha256_file(path) == expected
             except OSError:
                 intact = False
             if not intact:
                 raise IndexCorrupt(
-                    f"index file {name} of version {manifest.index_version} is missing or corrupted "
+                    f"index file {label} of version {manifest.index_version} is missing or corrupted "
                     "(checksum mismatch); re-run ingest to rebuild it"
                 )
 
@@ -247,20 +287,19 @@ class IndexStore:
             raise IndexError_(str(exc)) from exc
         return catalog is None or catalog.holds(manifest.index_version, manifest.chunk_count)
 
-    def load(self, version: str | None = None, verify: bool = True) -> LoadedIndex:
-        """Load a version (default: the live one), refusing files whose checksum does not match."""
+    def load(self, version: str | None = None, verify: bool = True, map_sentences: bool = False) -> LoadedIndex:
+        """Load a version (default: the live one), refusing files whose checksum does not match.
+
+        `map_sentences`: what the next version's writer needs; the sentence files stay in place,
+        mapped (only the rows asked for are read), and are checked by their stamps only.
+        """
         version = version or self.current_version()
         if version is None:
             raise IndexNotFound(f"no index at {self.root}; run `assistant ingest FOLDER` first")
         folder = self.versions / version
         manifest = self._manifest(version)
         if verify:
-            self._verify(manifest, quick=False)
-        chunks: dict[int, Chunk] = {}
-        with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
-            for line in handle:
-                chunk = Chunk(**json.loads(line))
-                chunks[chunk_int_id(chunk.chunk_id)] = chunk
+            self._verify(manifest, quick=False, skim_sentences=map_sentences)
         try:
             vectors, keywords = load_indexes(folder, manifest.backends, self.connection)
         except UnknownBackend as exc:
@@ -269,10 +308,30 @@ class IndexStore:
             raise IndexCorrupt(f"index version {version}: {exc}; re-run ingest to rebuild it") from exc
         except BackendUnavailable as exc:
             raise IndexError_(f"index version {version}: {exc}") from exc
-        # Versions written before sentence vectors existed still serve (answers fall back to words).
-        has_sentences = (folder / SENTENCES_FILE).exists()
-        sentences = SentenceIndex.load(folder) if has_sentences else SentenceIndex(vectors.dim)
-        return LoadedIndex(manifest, chunks, vectors, keywords, sentences)
+        if manifest.format_version == LEGACY_FORMAT:
+            chunks = {chunk_int_id(c.chunk_id): c for c in read_chunks(folder / CHUNKS_FILE)}
+            # Versions written before sentence vectors existed still serve (answers fall back to words).
+            has_sentences = (folder / LEGACY_SENTENCES_FILE).exists()
+            sentences = SentenceIndex.load_legacy(folder) if has_sentences else SentenceIndex(vectors.dim)
+            return LoadedIndex(manifest, chunks, vectors, keywords, sentences)
+        chunks, sentences, segment_ids = {}, SentenceIndex(vectors.dim), {}
+        for record in manifest.segments:
+            try:
+                held = self._segment_chunks(record)
+                part = SentenceIndex.load(self.segments / record.name, mmap=map_sentences)
+            except (OSError, ValueError, TypeError) as exc:
+                raise IndexCorrupt(f"segment {record.name} of index version {version} is unreadable: {exc}") from exc
+            chunks.update(held)
+            segment_ids[record.name] = np.fromiter(held, dtype=np.int64, count=len(held))
+            part.keep_only(held)
+            sentences.include(part)
+        return LoadedIndex(manifest, chunks, vectors, keywords, sentences, segment_ids)
+
+    def _segment_chunks(self, record: SegmentRecord) -> dict[int, Chunk]:
+        """The passages of a segment its version still holds, by int id."""
+        deleted = set(record.deleted)
+        held = (c for c in read_chunks(self.segments / record.name / CHUNKS_FILE) if c.chunk_id not in deleted)
+        return {chunk_int_id(c.chunk_id): c for c in held}
 
     def finished_versions(self) -> list[str]:
         """Names of the complete versions on disk, newest first (names sort by creation time)."""
@@ -300,8 +359,17 @@ class IndexStore:
         # Called under the writer lock, so any temp folder left is from a killed ingest.
         for path in self.versions.glob(f"{TMP_PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)
+        # A segment goes once no kept version reads it; no version is being written meanwhile (the lock).
+        segments.collect(self.segments, {name for version in self.finished_versions() for name in self._read(version)})
         if catalog is not None:
             catalog.collect(set(self.finished_versions()))
+
+    def _read(self, version: str) -> list[str]:
+        """The segments a version reads; none if its manifest is unreadable (it cannot be loaded either)."""
+        try:
+            return segment_names(self.versions / version)
+        except (OSError, ValueError, TypeError, KeyError):
+            return []
 
     def source_runs(self) -> dict[str, Any]:
         """The last run of each configured source, as saved by save_source_runs ({} when none or unreadable)."""
@@ -318,11 +386,19 @@ class IndexStore:
         tmp.write_text(json.dumps(runs, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.root / RUNS_FILE)
 
-    def size_on_disk(self) -> int:
-        version = self.current_version()
+    def files(self, version: str | None = None) -> list[Path]:
+        """Every file a version (default: the live one) reads: its folder's and its segments'."""
+        version = version or self.current_version()
         if version is None:
-            return 0
-        return sum(p.stat().st_size for p in (self.versions / version).iterdir())
+            return []
+        manifest = self._manifest(version)
+        return [
+            self.versions / version / MANIFEST_FILE,
+            *(path for group in self._files(manifest) for _, path, _, _ in group),
+        ]
+
+    def size_on_disk(self) -> int:
+        return sum(p.stat().st_size for p in self.files() if p.exists())
 
 
 def ids_of(chunks: list[Chunk]) -> np.ndarray:

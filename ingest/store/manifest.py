@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+# 2: passages and their sentences live in shared segments (ingest.store.segments), listed by each
+# manifest. 1: each version folder held a full copy of them; still read (ingest.store.layout).
+FORMAT_VERSION = 2
+LEGACY_FORMAT = 1
 FILE = "manifest.json"
 
 
@@ -44,6 +47,18 @@ class FailureRecord:
 
 
 @dataclass
+class SegmentRecord:
+    """A shared segment a version reads: its files' checksums and stamps as written, how many passages
+    it stores, and which of them (chunk ids) this version no longer holds."""
+
+    name: str
+    passages: int
+    checksums: dict[str, str]
+    file_stats: dict[str, str]
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Manifest:
     index_version: str
     model: str
@@ -67,17 +82,31 @@ class Manifest:
     # ingest.store.backends.describe(): {"vectors": {name, kind, params}, "keywords": {name, params}};
     # empty in versions written before it, which were built by the default backends.
     backends: dict[str, Any] = field(default_factory=dict)
+    # The segments holding this version's passages, oldest first; empty in format-1 versions.
+    segments: list[SegmentRecord] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, indent=1, sort_keys=True)
+        # What asdict gives, built shallowly: asdict deep-copies every record (seconds at 10k documents).
+        data = dict(vars(self))
+        data["documents"] = {k: vars(v) for k, v in self.documents.items()}
+        data["failures"] = [vars(f) for f in self.failures]
+        data["segments"] = [vars(s) for s in self.segments]
+        return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         data = dict(data)
         data["documents"] = {k: DocumentRecord(**v) for k, v in data.get("documents", {}).items()}
         data["failures"] = [FailureRecord(**f) for f in data.get("failures", [])]
+        data["segments"] = [SegmentRecord(**s) for s in data.get("segments", [])]
         return cls(**data)
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
         return cls.from_dict(json.loads((folder / FILE).read_text(encoding="utf-8")))
+
+
+def segment_names(folder: Path) -> list[str]:
+    """The segments a version's manifest lists, without building its document records (what GC needs)."""
+    data = json.loads((folder / FILE).read_text(encoding="utf-8"))
+    return [str(s["name"]) for s in data.get("segments", [])]
