@@ -249,7 +249,7 @@ class IndexStore:
         chunks: dict[int, Chunk] = {}
         with (folder / CHUNKS_FILE).open(encoding="utf-8") as handle:
             for line in handle:
-                chunk = Chunk(**json.loads(line))
+                chunk = Chunk.from_dict(json.loads(line))
                 chunks[chunk_int_id(chunk.chunk_id)] = chunk
         try:
             vectors, keywords = load_indexes(folder, manifest.backends, self.connection)
