@@ -180,14 +180,16 @@ class BM25Index:
         """
         spans = [(postings.starts[t], postings.starts[t + 1]) for t in term_ids]
         rows = np.concatenate([postings.rows[lo:hi] for lo, hi in spans])
-        tf = np.concatenate([postings.counts[lo:hi] for lo, hi in spans]).astype(np.float32)
-        sizes = [hi - lo for lo, hi in spans]
-        weights = np.repeat(self._idf[term_ids], sizes) * tf
+        tf = np.concatenate([postings.counts[lo:hi] for lo, hi in spans], dtype=np.float32)
+        sizes = np.array([hi - lo for lo, hi in spans], dtype=np.int32)
+        weights = np.repeat(self._idf[term_ids], sizes)
+        weights *= tf
         weights *= self.k1 + 1
-        tf += np.take(self._norm, rows)
+        tf += self._norm[rows]
         weights /= tf
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        by_term = sparse.csc_matrix((weights, rows, starts), shape=(len(self._row_ids), len(term_ids)))
+        starts = np.zeros(len(term_ids) + 1, dtype=np.int32)
+        np.cumsum(sizes, out=starts[1:])
+        by_term = sparse.csc_matrix((weights, rows, starts), shape=(len(self._row_ids), len(term_ids)), copy=False)
         return np.asarray(by_term @ np.ones(len(term_ids), dtype=np.float32), dtype=np.float32)
 
     def _scores_within(self, postings: Postings, term_ids: list[int], collection: np.ndarray) -> np.ndarray:
