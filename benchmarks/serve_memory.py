@@ -1,6 +1,6 @@
 """Resident memory of `assistant serve` by passage count, beyond the passage and sentence vectors.
 
-Usage: .venv/bin/python -m benchmarks.serve_memory [--passages 10000 100000] [--work /tmp/serve-memory]
+Usage: .venv/bin/python -m benchmarks.serve_memory [--passages 10000 100000] [--work /tmp/serve-memory] [--breakdown]
 Writes a synthetic index per size (random unit vectors of 768 dimensions, passages of 60 words drawn
 from a 50,000-word vocabulary, 5 sentence vectors each, 200 passages per document) through the
 store's own writer, then starts `assistant serve` on it in a new process with the deterministic fake
@@ -8,17 +8,23 @@ embedder in place of the model (`python -m benchmarks.resync_cost cli serve`, so
 memory stays out), waits for /readyz and reads VmRSS. A 100-passage index gives the baseline.
 Per passage beyond the vectors = (RSS - baseline RSS - float32 passage vectors - float16 sentence
 vectors) / passages. Target (issue 19): at most 2 KB.
+--breakdown then loads each index in a new process as the service does (load, keyword warm-up,
+retriever) and splits its memory by the module that allocated it (tracemalloc); the vector index,
+which FAISS allocates in C++, is the growth of VmRSS that tracemalloc does not see.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,11 +109,88 @@ def serve_rss(index: Path, work: Path) -> int:
         proc.wait(timeout=30)
 
 
+def _rss() -> int:
+    status = Path("/proc/self/status").read_text()
+    return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+
+
+UNTRACED = "vector index graph and ids (FAISS, C++), allocator slack: untraced VmRSS growth"
+# Allocations are charged to the innermost frame in one of these files (json and numpy run inside them).
+PARTS = {
+    "ingest/store/layout.py": "passages: Chunk objects, their strings, the id -> passage dict",
+    "ingest/documents.py": "passages: Chunk objects, their strings, the id -> passage dict",
+    "ingest/store/bm25_index.py": "keyword index (BM25)",
+    "ingest/store/sentence_index.py": "sentence index",
+    "assistant/retriever.py": "retriever's per-passage filter arrays",
+}
+
+
+def parts(index: Path, traced: bool) -> dict[str, int]:
+    """Bytes of each structure of a loaded, warmed `index` with its retriever, in this process.
+
+    Untraced, only the growth of VmRSS (tracemalloc's bookkeeping would inflate it).
+    """
+    from assistant.retriever import Retriever
+    from benchmarks.resync_cost import FAKE_MODEL, fake_embedder
+    from ingest.store.layout import IndexStore
+
+    def serve(folder: Path) -> Retriever:
+        loaded = IndexStore(folder).load()
+        loaded.keywords.warm()
+        return Retriever(loaded, fake_embedder(), FAKE_MODEL, ("en",))
+
+    # Once on a tiny index first, so lazy imports are not counted.
+    serve(index.parent / "base")
+    gc.collect()
+    before = _rss()
+    if traced:
+        tracemalloc.start(30)
+    retriever = serve(index)
+    gc.collect()
+    if not traced:
+        return {"VmRSS growth": _rss() - before}
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    sizes: dict[str, int] = {}
+    for stat in snapshot.statistics("traceback"):
+        # Innermost frame first (a traceback lists the oldest first).
+        files = [frame.filename.replace(os.sep, "/") for frame in reversed(stat.traceback)]
+        part = next((PARTS[name] for f in files for name in PARTS if f.endswith(name)), "other")
+        sizes[part] = sizes.get(part, 0) + stat.size
+    del retriever
+    return sizes
+
+
+def _parts_in_new_process(index: Path, traced: bool) -> dict[str, int]:
+    command = [sys.executable, "-m", "benchmarks.serve_memory", "--parts-of", str(index)]
+    run = subprocess.run([*command, *(["--traced"] if traced else [])], check=True, capture_output=True, text=True)
+    return dict(json.loads(run.stdout))
+
+
+def breakdown(index: Path, passages: int) -> None:
+    """Print `parts` of `index` per passage, vectors left out; FAISS is what tracemalloc does not see."""
+    sizes = _parts_in_new_process(index, traced=True)
+    grown = _parts_in_new_process(index, traced=False)["VmRSS growth"]
+    sizes[UNTRACED] = grown - sum(sizes.values())
+    vectors = {"sentence index": passages * SENTENCES * DIM * 2, UNTRACED: passages * DIM * 4}
+    print(f"\nWhere it goes at {passages:,} passages, loaded in a new process (bytes a passage, vectors left out):\n")
+    print("| part | bytes/passage |\n|---|---:|")
+    for part, size in sorted(sizes.items(), key=lambda item: -(item[1] - vectors.get(item[0], 0))):
+        print(f"| {part} | {(size - vectors.get(part, 0)) / passages:,.0f} |")
+    print(f"| total | {(grown - sum(vectors.values())) / passages:,.0f} |")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passages", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/serve-memory"))
+    parser.add_argument("--breakdown", action="store_true", help="also split each size's memory by structure")
+    parser.add_argument("--parts-of", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.parts_of:
+        print(json.dumps(parts(args.parts_of, args.traced)))
+        return
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     build_index(args.work / "base", 100)
@@ -121,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         dense, sentence = n * DIM * 4, n * SENTENCES * DIM * 2
         beyond = (rss - base - dense - sentence) / n
         print(f"| {n:,} | {rss / 1e6:.0f} | {dense / 1e6:.0f} | {sentence / 1e6:.0f} | {beyond:,.0f} |", flush=True)
+    if args.breakdown:
+        for n in args.passages:
+            breakdown(args.work / f"n{n}", n)
 
 
 if __name__ == "__main__":

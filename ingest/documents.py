@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 BlockKind = Literal["heading", "paragraph", "table", "list"]
 
@@ -40,9 +41,16 @@ class Document:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+# The fields a document's passages repeat, shared as one string by Chunk.from_dict.
+_REPEATED_FIELDS = ("source", "title", "section", "language", "url")
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
-    """A passage to retrieve and cite. `start`/`end` are offsets into the document's extracted text."""
+    """A passage to retrieve and cite. `start`/`end` are offsets into the document's extracted text.
+
+    Slotted, as a served index holds every passage in memory (no per-passage attribute dict).
+    """
 
     chunk_id: str
     source: str
@@ -55,3 +63,13 @@ class Chunk:
     language: str
     ordinal: int  # position of the chunk within its document
     url: str | None = None  # the live page a source item came from; None for ingested files
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        """A chunk as stored (`asdict`), its source, title, section, language and url interned.
+
+        A document's passages repeat those strings; sharing one copy saves ~100 bytes a passage of
+        a loaded index (docs/benchmarks.md, Service memory by passage count).
+        """
+        shared = {name: sys.intern(data[name]) for name in _REPEATED_FIELDS if isinstance(data.get(name), str)}
+        return cls(**{**data, **shared})

@@ -100,6 +100,15 @@ CORPUS = [
 ]
 
 
+def lucene_bm25_scores(corpus: list[list[str]], query: list[str]) -> np.ndarray:
+    """rank_bm25's Okapi scores (k1 1.2, b 0.75) with Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5))."""
+    reference = BM25Okapi(corpus, k1=1.2, b=0.75)
+    for term in reference.idf:
+        df = sum(term in doc for doc in corpus)
+        reference.idf[term] = np.log1p((len(corpus) - df + 0.5) / (df + 0.5))
+    return np.asarray(reference.get_scores(query))
+
+
 class KeywordIndexContract:
     """Behaviours of a KeywordIndex with BM25 semantics (Lucene idf, k1 1.2, b 0.75)."""
 
@@ -155,6 +164,41 @@ class KeywordIndexContract:
         assert index.max_score(["returns"], collection=visible) == pytest.approx(alone.max_score(["returns"]))
         filtered, _ = index.search(["days"], 10, allowed=np.array([2]), collection=visible)
         assert list(filtered) == [2]
+
+    def test_a_term_repeated_hundreds_of_times_ranks_as_the_reference(self) -> None:
+        # Counts past 255 (a pasted log, a long table) must count in full, not wrap.
+        corpus = [*CORPUS, ["refund"] * 300 + ["policy"], ["refund", "refund", "policy"] * 90]
+        index = self.make()
+        index.add(np.arange(len(corpus), dtype=np.int64), corpus)
+        for query in (["refund"], ["refund", "policy"]):
+            expected = lucene_bm25_scores(corpus, query)
+            found, scores = index.search(query, 10)
+            matching = [i for i in np.argsort(-expected, kind="stable") if expected[i] > 0]
+            assert list(found) == matching
+            assert np.allclose(scores, expected[matching], rtol=1e-5)
+
+    def test_an_index_saved_after_searching_loads_with_the_same_scores(self, tmp_path: Path) -> None:
+        index = self.filled()
+        (tmp_path / "first").mkdir()
+        index.save(tmp_path / "first")
+        loaded = self.load(index, tmp_path / "first")
+        queries = (["days"], ["return", "free"], ["expire", "cards", "points"])
+        before = [loaded.search(query, 10) for query in queries]
+        # Saved again once scored, as a served version is: what it writes is what it read.
+        (tmp_path / "again").mkdir()
+        loaded.save(tmp_path / "again")
+        again = self.load(loaded, tmp_path / "again")
+        visible = np.array([1, 2, 3, 5], dtype=np.int64)
+        assert again.count() == index.count()
+        for query, (ids, scores) in zip(queries, before, strict=True):
+            found, found_scores = again.search(query, 10)
+            assert list(found) == list(ids) and np.array_equal(found_scores, scores)
+            assert list(again.search(query, 10, collection=visible)[0]) == list(
+                index.search(query, 10, collection=visible)[0]
+            )
+            assert again.max_score(query, collection=visible) == pytest.approx(
+                index.max_score(query, collection=visible)
+            )
 
     def test_unknown_terms_find_nothing(self) -> None:
         assert len(self.filled().search(["zzz"], 5)[0]) == 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
+
 import pytest
 
 from ingest.analyzer import analyze
 from ingest.chunker import chunk_document, embedding_text
-from ingest.documents import Block, Document
+from ingest.documents import Block, Chunk, Document
 from ingest.embedder import rough_token_count
 from ingest.sentences import sentence_spans
 
@@ -146,3 +149,16 @@ def test_a_tiny_lead_in_joins_the_first_subsection_instead_of_standing_alone() -
     # A short section of its own is a real answer: it is not folded into its sibling.
     assert [c.text for c in chunks[1:]] == ["Not available.", invoice]
     assert [c.section for c in chunks[1:]] == ["Payments > Cash on delivery", "Payments > Invoice"]
+
+
+@pytest.mark.parametrize("language", sorted(SENTENCES))
+def test_a_chunk_reads_back_from_the_index_file_unchanged(language: str) -> None:
+    doc = make_doc([("Returns", [SENTENCES[language]] * 6), ("Ostoskori > Maksu", [SENTENCES[language]])])
+    chunks = [
+        replace(c, url="https://help.example.com/returns", page=2) for c in chunk_document(doc, rough_token_count)
+    ]
+    chunks.append(replace(chunks[0], title=None, section=None, url=None, page=None))
+    # As the index writes and loads them: one JSON line each.
+    loaded = [Chunk.from_dict(json.loads(json.dumps(asdict(c), ensure_ascii=False))) for c in chunks]
+    assert loaded == chunks
+    assert [replace(c, ordinal=c.ordinal + 1).ordinal for c in loaded] == [c.ordinal + 1 for c in chunks]

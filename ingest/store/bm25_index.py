@@ -1,9 +1,10 @@
-"""BM25 keyword index (Lucene idf) stored as a sparse term-frequency matrix."""
+"""BM25 keyword index (Lucene idf) stored as sparse term counts, weighted per query term at search time."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,73 @@ VOCAB_FILE = "keyword_vocab.json"
 NAME = "bm25"
 
 
+def _narrow(counts: np.ndarray) -> np.ndarray:
+    """`counts` in the narrowest unsigned type that holds them exactly (one byte a count in practice)."""
+    top = counts.max() if len(counts) else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            narrow = counts.astype(dtype)
+            return narrow if np.array_equal(narrow, counts) else counts.astype(np.float32)
+    return counts.astype(np.float32)
+
+
+def _row_sums(indptr: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each row's total count (its length in tokens), as float32; 0 for an empty row."""
+    lengths = np.zeros(len(indptr) - 1, dtype=np.float32)
+    filled = np.flatnonzero(np.diff(indptr))
+    if len(filled):
+        lengths[filled] = np.add.reduceat(counts, indptr[filled], dtype=np.float64)
+    return lengths
+
+
+@dataclass(frozen=True)
+class Postings:
+    """Each term's rows (ascending positions) and counts there: all a built index keeps per entry.
+
+    Five bytes an entry (int32 row, one-byte count); the BM25 weights are computed for a query's
+    terms only, rather than held for every entry beside the counts (twice the memory, for scores
+    that cost one pass over the query terms' entries to recompute).
+    """
+
+    starts: np.ndarray  # int64, one more than terms: term t's entries are starts[t]:starts[t + 1]
+    rows: np.ndarray  # int32 row positions
+    counts: np.ndarray  # _narrow() term counts
+    n_rows: int
+
+    @classmethod
+    def from_rows(cls, indptr: np.ndarray, cols: np.ndarray, counts: np.ndarray, n_terms: int) -> Postings:
+        by_term = sparse.csr_matrix((_narrow(counts), cols, indptr), shape=(len(indptr) - 1, n_terms)).tocsc()
+        return cls(
+            by_term.indptr.astype(np.int64), by_term.indices.astype(np.int32, copy=False), by_term.data, len(indptr) - 1
+        )
+
+    def column(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row positions, float32 counts) of one term."""
+        lo, hi = self.starts[term], self.starts[term + 1]
+        return self.rows[lo:hi], self.counts[lo:hi].astype(np.float32)
+
+    def dense(self, term_ids: list[int]) -> np.ndarray:
+        """Counts of `term_ids` in every row, shape (rows, terms), float32."""
+        out = np.zeros((self.n_rows, len(term_ids)), dtype=np.float32)
+        for j, term in enumerate(term_ids):
+            rows, counts = self.column(term)
+            out[rows, j] = counts
+        return out
+
+    def to_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Back to rows, as saved: (indptr int64, term ids int64, float32 counts), term ids ascending per row."""
+        shape = (self.n_rows, len(self.starts) - 1)
+        by_row = sparse.csc_matrix((self.counts, self.rows, self.starts), shape=shape).tocsr()
+        by_row.sort_indices()
+        return by_row.indptr.astype(np.int64), by_row.indices.astype(np.int64), by_row.data.astype(np.float32)
+
+
 class BM25Index:
-    """Incremental add/remove; scoring matrix rebuilt lazily after a change.
+    """Incremental add/remove; postings rebuilt lazily after a change.
 
     A loaded index keeps its rows packed as read (CSR arrays) and splits them into per-row entries
     only when it changes: the service never changes it, and per-row arrays cost ~1 KB a passage.
+    Once built, the postings are the only copy of the term data (rows are read back from them).
     """
 
     def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
@@ -27,18 +90,16 @@ class BM25Index:
         self._vocab: dict[str, int] = {}
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # id -> (term ids, term counts)
         self._packed: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # as loaded
-        self._weights: sparse.csc_matrix | None = None
+        self._postings: Postings | None = None
         self._row_ids = np.zeros(0, dtype=np.int64)
         self._idf = np.zeros(0, dtype=np.float32)
-        self._tf: sparse.csc_matrix | None = None  # raw term counts, for statistics over a subset
         self._lengths = np.zeros(0, dtype=np.float32)
+        self._norm: np.ndarray = np.zeros(0, dtype=np.float32)  # k1 * (1 - b + b * length / average length), per row
 
     def _packed_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """The loaded rows as CSR parts; once scored, read back from the term-count matrix (no third copy)."""
-        if self._packed is None and not self._rows and self._tf is not None and len(self._row_ids):
-            csr = self._tf.tocsr()
-            csr.sort_indices()
-            return self._row_ids, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data
+        """The loaded rows as CSR parts; once built, read back from the postings (no second copy)."""
+        if self._packed is None and not self._rows and self._postings is not None and len(self._row_ids):
+            return (self._row_ids, *self._postings.to_rows())
         return self._packed
 
     def _unpack(self) -> None:
@@ -56,13 +117,13 @@ class BM25Index:
             term_ids = np.array([self._vocab.setdefault(t, len(self._vocab)) for t in tokens], dtype=np.int64)
             unique, counts = np.unique(term_ids, return_counts=True)
             self._rows[int(chunk_id)] = (unique, counts.astype(np.float32))
-        self._weights = None
+        self._postings = None
 
     def remove(self, ids: np.ndarray) -> None:
         self._unpack()
         for chunk_id in ids:
             self._rows.pop(int(chunk_id), None)
-        self._weights = None
+        self._postings = None
 
     def count(self) -> int:
         packed = self._packed_rows()
@@ -81,48 +142,63 @@ class BM25Index:
         tf = np.concatenate([c for _, c in entries]) if entries else np.zeros(0, dtype=np.float32)
         return row_ids, indptr, cols, tf
 
-    def _build(self) -> sparse.csc_matrix:
+    def _build(self) -> Postings:
         row_ids, indptr, cols, tf = self._stacked()
-        summed = np.concatenate([[0.0], np.cumsum(tf, dtype=np.float64)])
-        lengths = (summed[indptr[1:]] - summed[indptr[:-1]]).astype(np.float32)
+        lengths = _row_sums(indptr, tf)
         n_docs, n_terms = len(row_ids), max(len(self._vocab), 1)
         df = np.bincount(cols, minlength=n_terms).astype(np.float32)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
-        self._idf = idf
+        self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
         avg = float(lengths.mean()) if n_docs else 1.0
-        row_len = np.repeat(lengths, np.diff(indptr))
-        weight = idf[cols] * tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * row_len / avg))
-        matrix = sparse.csr_matrix((weight, cols, indptr), shape=(n_docs, n_terms))
-        self._row_ids = row_ids
-        self._tf = sparse.csr_matrix((tf, cols, indptr), shape=(n_docs, n_terms)).tocsc()
-        self._lengths = lengths
-        # The loaded arrays are now in _tf too; _packed_rows reads them back from there when needed.
+        self._norm = self.k1 * (1 - self.b + self.b * lengths / avg)
+        self._row_ids, self._lengths = row_ids, lengths
+        postings = Postings.from_rows(indptr, cols, tf, n_terms)
+        # The loaded arrays are now in the postings; _packed_rows reads them back from there when needed.
         self._packed = None
-        return matrix.tocsc()
+        return postings
 
-    def _ensure_built(self) -> None:
-        if self._weights is None:
-            self._weights = self._build()
+    def _ensure_built(self) -> Postings:
+        if self._postings is None:
+            self._postings = self._build()
+        return self._postings
 
     def warm(self) -> None:
-        """Build the scoring matrix now (about 1 s per 100k passages) rather than in the first search."""
+        """Build the postings now (about 1 s per 100k passages) rather than in the first search."""
         self._ensure_built()
 
     @property
     def warmed(self) -> bool:
-        return self._weights is not None
+        return self._postings is not None
 
     def _in_collection(self, collection: np.ndarray) -> np.ndarray:
         return np.isin(self._row_ids, collection)
 
-    def _scores_within(self, term_ids: list[int], collection: np.ndarray) -> np.ndarray:
+    def _scores(self, postings: Postings, term_ids: list[int]) -> np.ndarray:
+        """BM25 of every row over the whole index, float32 as if summed from a float32 weight matrix.
+
+        The query terms' entries are weighted in one pass and summed by a sparse product, which adds
+        them term by term in `term_ids` order: the same float32 sums as a stored weight matrix gave.
+        """
+        spans = [(postings.starts[t], postings.starts[t + 1]) for t in term_ids]
+        rows = np.concatenate([postings.rows[lo:hi] for lo, hi in spans])
+        tf = np.concatenate([postings.counts[lo:hi] for lo, hi in spans], dtype=np.float32)
+        sizes = np.array([hi - lo for lo, hi in spans], dtype=np.int32)
+        weights = np.repeat(self._idf[term_ids], sizes)
+        weights *= tf
+        weights *= self.k1 + 1
+        tf += self._norm[rows]
+        weights /= tf
+        starts = np.zeros(len(term_ids) + 1, dtype=np.int32)
+        np.cumsum(sizes, out=starts[1:])
+        by_term = sparse.csc_matrix((weights, rows, starts), shape=(len(self._row_ids), len(term_ids)), copy=False)
+        return np.asarray(by_term @ np.ones(len(term_ids), dtype=np.float32), dtype=np.float32)
+
+    def _scores_within(self, postings: Postings, term_ids: list[int], collection: np.ndarray) -> np.ndarray:
         """BM25 with idf and average length counted over `collection` only; 0 outside it."""
-        assert self._tf is not None
         inside = self._in_collection(collection)
         n_docs = int(inside.sum())
         if not n_docs:
             return np.zeros(len(self._row_ids), dtype=np.float32)
-        tf = self._tf[:, term_ids].toarray()
+        tf = postings.dense(term_ids)
         tf[~inside] = 0.0
         df = (tf > 0).sum(axis=0)
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
@@ -139,15 +215,14 @@ class BM25Index:
         `collection` is the set of ids the caller may know about at all: idf and average length are
         counted over it, so documents hidden from a caller do not shift the caller's scores.
         """
-        self._ensure_built()
-        assert self._weights is not None
+        postings = self._ensure_built()
         term_ids = sorted({self._vocab[t] for t in terms if t in self._vocab})
         if not term_ids or k <= 0 or not len(self._row_ids):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if collection is None:
-            scores = np.asarray(self._weights[:, term_ids].sum(axis=1)).ravel()
+            scores = self._scores(postings, term_ids)
         else:
-            scores = self._scores_within(term_ids, collection)
+            scores = self._scores_within(postings, term_ids, collection)
         if allowed is not None:
             scores = np.where(np.isin(self._row_ids, allowed), scores, 0.0)
         candidates = np.flatnonzero(scores > 0)
@@ -163,18 +238,16 @@ class BM25Index:
         corpus lacks has a large maximum and its stray matches a small share of it. With
         `collection`, idfs are counted over those ids only (as in `search`).
         """
-        self._ensure_built()
+        postings = self._ensure_built()
         unique = set(terms)
         if collection is None:
             n = max(len(self._row_ids), 1)
             idf = {t: float(self._idf[self._vocab[t]]) for t in unique if t in self._vocab}
         else:
-            assert self._tf is not None
             inside = self._in_collection(collection)
             n = max(int(inside.sum()), 1)
             known = [t for t in unique if t in self._vocab]
-            counts = self._tf[:, [self._vocab[t] for t in known]].toarray()[inside] if known else np.zeros((0, 0))
-            df = (counts > 0).sum(axis=0)
+            df = [int(inside[postings.column(self._vocab[t])[0]].sum()) for t in known]
             idf = {t: float(np.log1p((n - d + 0.5) / (d + 0.5))) for t, d in zip(known, df, strict=True) if d > 0}
         rare = float(np.log1p((n - 1 + 0.5) / 1.5))
         return float(sum(idf.get(t, rare) for t in unique))

@@ -95,7 +95,7 @@ def read_chunks(path: Path) -> Iterator[Chunk]:
     """The passages of a chunks.jsonl, in order (the one place they are parsed)."""
     with path.open(encoding="utf-8") as handle:
         for line in handle:
-            chunk = Chunk(**json.loads(line))
+            chunk = Chunk.from_dict(json.loads(line))
             yield chunk
 
 
