@@ -25,8 +25,8 @@ DICTD_DIR = Path("/usr/share/dictd")
 # xquad-th (false abstention at most 5% on each, with margin) and hold for every collection; the
 # other sets were measured after (docs/benchmarks.md, "Abstention").
 MIN_CONFIDENCE = 2.75
-# Past this many passages the vector index is HNSW instead of exact (docs/benchmarks.md, Approximate search).
-VECTOR_HNSW_ABOVE = 50_000
+# Past this many passages the vector index is IVF instead of exact (docs/benchmarks.md, Approximate search).
+VECTOR_APPROXIMATE_ABOVE = 50_000
 # Where new versions' vectors go, and how a server-backed one (Qdrant) names and spreads them.
 VECTOR_BACKEND: Final = "faiss"
 QDRANT_COLLECTION = "kb"
