@@ -211,7 +211,7 @@ class Settings(BaseSettings):
         defaults.VECTOR_APPROXIMATE_ABOVE,
         description=(
             "Past this many passages the vector index is approximate (FAISS IVF) instead of exact: flat "
-            "search takes 118 ms a query at 1M (docs/benchmarks.md, Approximate search). Applies to a new "
+            "search takes 118-240 ms a query at 1M (docs/benchmarks.md, Approximate search). Applies to a new "
             "index; an existing one changes kind as it grows past or shrinks below the value it was built with."
         ),
         ge=0,

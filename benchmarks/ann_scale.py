@@ -1,7 +1,8 @@
 """The product's FAISS backend, exact vs IVF: recall@10, p50/p95 latency, build and removal time, bytes per passage.
 
 Usage: .venv/bin/python -m benchmarks.ann_scale [--sizes 100000,1000000] [--dim 768] [--queries 200]
-       [--probe-shares 0.01,0.02,0.04] [--mixed] [--beir-index ~/.cache/assistant/beir/scifact-.../index]
+       [--probe-shares 0.01,0.02,0.04] [--min-probes 16] [--mixed]
+       [--beir-index ~/.cache/assistant/beir/scifact-.../index]
        [--embedding-cache ~/.cache/assistant/embeddings.sqlite]
 Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--mixed` adds vectors that blend
 three topics each, whose neighbourhoods straddle clusters as real passages' do; `--beir-index` takes
@@ -75,7 +76,9 @@ def groups(ids: np.ndarray, share: float) -> dict[str, np.ndarray]:
     return chosen
 
 
-def rows(label: str, vectors: np.ndarray, queries: np.ndarray, shares: list[float], group: float) -> None:
+def rows(
+    label: str, vectors: np.ndarray, queries: np.ndarray, shares: list[float], group: float, min_probes: int
+) -> None:
     n, dim = vectors.shape
     ids = np.arange(1, n + 1, dtype=np.int64)
     filters = groups(ids, group)
@@ -103,7 +106,7 @@ def rows(label: str, vectors: np.ndarray, queries: np.ndarray, shares: list[floa
     del exact
     for share in shares:
         # Loaded as the service loads a version, with the probe share from the manifest's parameters.
-        params = {**described["params"], "probe_share": share}
+        params = {**described["params"], "probe_share": share, "min_probes": min_probes}
         approx = load_vector_index(Path(folder.name), {"name": "faiss", "params": params})
         nprobe = approx.describe()["nprobe"]
         found, p50, p95 = timed_search(approx, queries, None)
@@ -146,6 +149,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=768)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--probe-shares", default="0.01,0.02,0.04", help="IVF probe shares (of the lists) to measure")
+    parser.add_argument("--min-probes", type=int, default=FaissParams().min_probes, help="IVF probes at least")
     parser.add_argument("--mixed", action="store_true", help="also measure blended-topic synthetic vectors")
     parser.add_argument("--group", type=float, default=0.01, help="share of passages a filtered query may see")
     parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
@@ -164,13 +168,13 @@ def main() -> None:
     for name, everything in real_vectors(args):
         held_out = np.random.default_rng(0).permutation(len(everything))
         queries, corpus = everything[held_out[: args.queries]], everything[held_out[args.queries :]]
-        rows(f"real ({name})", corpus, queries, shares, max(args.group, 0.05))
+        rows(f"real ({name})", corpus, queries, shares, max(args.group, 0.05), args.min_probes)
     rng = np.random.default_rng(0)
     makers = [("synthetic", clustered)] + ([("synthetic, mixed topics", mixed)] if args.mixed else [])
     for n in (int(x) for x in args.sizes.split(",") if x):
         for label, make in makers:
             data = make(n, args.dim, rng)
-            rows(label, data, noisy_queries(data, args.queries, rng), shares, args.group)
+            rows(label, data, noisy_queries(data, args.queries, rng), shares, args.group, args.min_probes)
             del data
 
 

@@ -82,7 +82,7 @@ def test_the_index_turns_approximate_past_the_threshold_and_back_when_it_shrinks
     index.add(ids[250:], vectors[250:])
     described = index.describe()
     assert described["kind"] == "ivf" and described["params"]["approximate_above"] == 300
-    # 400 vectors train 400 // 39 lists; every one is probed, as fewer than 16 exist.
+    # 400 vectors train 400 // 39 lists; every one is probed, as fewer than 48 exist.
     assert (described["nlist"], described["nprobe"], described["trained_for"]) == (10, 10, 390)
     assert index.count() == 400
     assert np.allclose(index.vectors(ids[:2]), vectors[:2], atol=1e-6)
