@@ -119,7 +119,7 @@ def build_sync_options(settings: Settings) -> SyncOptions:
         chunk_min_tokens=settings.chunk_min_tokens,
         languages=tuple(settings.languages),
         keep_versions=settings.keep_versions,
-        vector_params={"hnsw_above": settings.vector_hnsw_above},
+        vector_params={"approximate_above": settings.vector_approximate_above},
     )
 
 

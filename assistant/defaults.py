@@ -35,8 +35,8 @@ QUERY_BATCH_SIZE = 16
 LLM_TIMEOUT_S = 20.0
 CONDENSE_TIMEOUT_S = 5.0
 LLM_MIN_SUPPORT = 0.5
-# Past this many passages the vector index is HNSW instead of exact (docs/benchmarks.md, Approximate search).
-VECTOR_HNSW_ABOVE = 50_000
+# Past this many passages the vector index is IVF instead of exact (docs/benchmarks.md, Approximate search).
+VECTOR_APPROXIMATE_ABOVE = 50_000
 # Where new versions' vectors go, and how a server-backed one (Qdrant) names and spreads them.
 VECTOR_BACKEND: Final = "faiss"
 QDRANT_COLLECTION = "kb"

@@ -210,12 +210,12 @@ class Settings(BaseSettings):
     keep_versions: int = Field(
         defaults.KEEP_VERSIONS, description="Published index versions kept on disk; older ones are deleted.", ge=2
     )
-    vector_hnsw_above: int = Field(
-        defaults.VECTOR_HNSW_ABOVE,
+    vector_approximate_above: int = Field(
+        defaults.VECTOR_APPROXIMATE_ABOVE,
         description=(
-            "Past this many passages the vector index is approximate (HNSW) instead of exact: flat search "
-            "takes 57 ms a query at 100k (docs/benchmarks.md, Approximate search). Applies to a new index; "
-            "an existing one changes kind as it grows past or shrinks below the value it was built with."
+            "Past this many passages the vector index is approximate (FAISS IVF) instead of exact: flat "
+            "search takes 118-240 ms a query at 1M (docs/benchmarks.md, Approximate search). Applies to a new "
+            "index; an existing one changes kind as it grows past or shrinks below the value it was built with."
         ),
         ge=0,
     )

@@ -1,30 +1,50 @@
-"""The product's FAISS backend, exact vs approximate: recall@10, p50/p95 latency, build time, bytes per passage.
+"""The product's FAISS backend, exact vs IVF: recall@10, p50/p95 latency, build and removal time, bytes per passage.
 
 Usage: .venv/bin/python -m benchmarks.ann_scale [--sizes 100000,1000000] [--dim 768] [--queries 200]
-       [--ef 64,128,256] [--beir-index ~/.cache/assistant/beir/scifact-.../index]
+       [--probe-shares 0.01,0.02,0.04] [--min-probes 16] [--mixed]
+       [--beir-index ~/.cache/assistant/beir/scifact-.../index]
        [--embedding-cache ~/.cache/assistant/embeddings.sqlite]
-Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--beir-index` takes the real
-passage embeddings of an index `assistant eval` built, `--embedding-cache` every vector of the
-embedding cache (real model vectors of whatever was embedded); both hold out `--queries` as queries.
+Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--mixed` adds vectors that blend
+three topics each, whose neighbourhoods straddle clusters as real passages' do; `--beir-index` takes
+the real passage embeddings of an index `assistant eval` built, `--embedding-cache` every vector of the
+embedding cache; both hold out `--queries` as queries. Both indexes are built before any search, so
+they build on every core, as ingestion does; searches run on one thread, as the service's do.
 Latency is one query at a time, measured twice; the quieter run (lower p50) is reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from benchmarks.faiss_scale import clustered, noisy_queries
 from benchmarks.machine import machine_info
 from ingest.store.backends import create_vector_index, load_vector_index
 from ingest.store.base import VectorIndex
+from ingest.store.faiss_index import FaissParams
 from ingest.store.layout import IndexStore
+
+REMOVED = 1000
+GROUPS = ("group", "broad")
+
+
+def mixed(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """Each vector blends three random topics with random weights, plus noise: no clean clusters."""
+    centres = rng.standard_normal((max(16, n // 200), dim)).astype(np.float32)
+    data = 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    weights = rng.dirichlet(np.ones(3), n).astype(np.float32)
+    for column in range(3):
+        data += weights[:, column : column + 1] * centres[rng.integers(0, len(centres), n)]
+    faiss.normalize_L2(data)
+    return data
 
 
 def timed_search(index: VectorIndex, queries: np.ndarray, allowed: np.ndarray | None) -> tuple[list, float, float]:
@@ -41,64 +61,75 @@ def timed_search(index: VectorIndex, queries: np.ndarray, allowed: np.ndarray | 
     return found, p50, p95
 
 
-def bytes_per_passage(index: VectorIndex) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        return sum(p.stat().st_size for p in index.save(Path(folder))) / index.count()
-
-
 def recall(found: list, truth: list) -> float:
     return float(np.mean([len(set(f) & set(t)) / max(1, len(t)) for f, t in zip(found, truth, strict=True)]))
 
 
-def rows(label: str, vectors: np.ndarray, queries: np.ndarray, efs: list[int], group: float) -> None:
+def groups(ids: np.ndarray, share: float) -> dict[str, np.ndarray]:
+    """A small group (searched exactly over its vectors) and, when the collection is large enough, the
+    smallest group searched inside the IVF search: the most selective filter that path meets."""
+    rng = np.random.default_rng(1)
+    chosen = {"group": np.sort(rng.choice(ids, max(10, int(len(ids) * share)), replace=False))}
+    broad = FaissParams().exact_filter_below + 1
+    if len(ids) >= 2 * broad:
+        chosen["broad"] = np.sort(rng.choice(ids, broad, replace=False))
+    return chosen
+
+
+def rows(
+    label: str, vectors: np.ndarray, queries: np.ndarray, shares: list[float], group: float, min_probes: int
+) -> None:
     n, dim = vectors.shape
     ids = np.arange(1, n + 1, dtype=np.int64)
-    rng = np.random.default_rng(1)
-    allowed = np.sort(rng.choice(ids, max(10, int(n * group)), replace=False))
+    filters = groups(ids, group)
     started = time.perf_counter()
-    exact = create_vector_index(dim, params={"hnsw_above": n + 1})
+    exact = create_vector_index(dim, params={"approximate_above": n + 1})
     exact.add(ids, vectors)
-    build = time.perf_counter() - started
-    truth, p50, p95 = timed_search(exact, queries, None)
-    truth_group, _, _ = timed_search(exact, queries, allowed)
-    size = bytes_per_passage(exact)
-    print(f"| {label} | {n:,} | exact (flat) | {build:.1f} | 1.000 | {p50:.2f} | {p95:.2f} | 1.000 | {size:.0f} |")
-    del exact
+    exact_build = time.perf_counter() - started
     started = time.perf_counter()
-    approx = create_vector_index(dim, params={"hnsw_above": 0, "ef_search": efs[0]})
+    approx = create_vector_index(dim, params={"approximate_above": 0})
     approx.add(ids, vectors)
     build = time.perf_counter() - started
-    params = approx.describe()["params"]
+    described = approx.describe()
     folder = tempfile.TemporaryDirectory()
     size = sum(p.stat().st_size for p in approx.save(Path(folder.name))) / n
     del approx
-    for ef in efs:
-        # Loaded as the service loads a version, with efSearch from the manifest's parameters.
-        approx = load_vector_index(Path(folder.name), {"name": "faiss", "params": {**params, "ef_search": ef}})
+    truth, p50, p95 = timed_search(exact, queries, None)
+    truths = {name: timed_search(exact, queries, allowed) for name, allowed in filters.items()}
+    with tempfile.TemporaryDirectory() as flat_folder:
+        flat_size = sum(p.stat().st_size for p in exact.save(Path(flat_folder))) / n
+    cells = " | ".join(f"1.000 / {truths[name][1]:.2f}" if name in filters else "–" for name in GROUPS)
+    print(
+        f"| {label} | {n:,} | exact (flat) | {exact_build:.1f} | 1.000 | {p50:.2f} | {p95:.2f} | {cells} | – | "
+        f"{flat_size:.0f} |"
+    )
+    del exact
+    for share in shares:
+        # Loaded as the service loads a version, with the probe share from the manifest's parameters.
+        params = {**described["params"], "probe_share": share, "min_probes": min_probes}
+        approx = load_vector_index(Path(folder.name), {"name": "faiss", "params": params})
+        nprobe = approx.describe()["nprobe"]
         found, p50, p95 = timed_search(approx, queries, None)
-        found_group, _, _ = timed_search(approx, queries, allowed)
-        print(
-            f"| {label} | {n:,} | HNSW M{params['m']} efC{params['ef_construction']} efSearch {ef} | {build:.1f} | "
-            f"{recall(found, truth):.3f} | {p50:.2f} | {p95:.2f} | {recall(found_group, truth_group):.3f} | "
-            f"{size:.0f} |"
+        timed = {name: timed_search(approx, queries, allowed) for name, allowed in filters.items()}
+        cells = " | ".join(
+            f"{recall(timed[name][0], truths[name][0]):.3f} / {timed[name][1]:.2f}" if name in filters else "–"
+            for name in GROUPS
         )
+        removed = np.random.default_rng(2).choice(ids, REMOVED, replace=False)
+        started = time.perf_counter()
+        approx.remove(removed)
+        removal = time.perf_counter() - started
+        print(
+            f"| {label} | {n:,} | IVF{described['nlist']} nprobe {nprobe} ({share:.0%}) | {build:.1f} | "
+            f"{recall(found, truth):.3f} | {p50:.2f} | {p95:.2f} | {cells} | {removal * 1000:.1f} | {size:.0f} |"
+        )
+        del approx
     folder.cleanup()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"\n({label}, {n:,}: peak resident memory of the process so far {peak:.1f} GB)\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--dim", type=int, default=768)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--ef", default="64,128,256", help="HNSW efSearch values to measure")
-    parser.add_argument("--group", type=float, default=0.01, help="share of passages a filtered query may see")
-    parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
-    parser.add_argument("--embedding-cache", type=Path, help="an embeddings.sqlite whose vectors to use")
-    args = parser.parse_args()
-    efs = [int(x) for x in args.ef.split(",")]
-    print(f"Machine: {machine_info()}  \n{args.queries} single queries, top 10; group = {args.group:.0%} of passages\n")
-    print("| vectors | passages | index | build s | recall@10 | p50 ms | p95 ms | group recall@10 | bytes/passage |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+def real_vectors(args: argparse.Namespace) -> list[tuple[str, np.ndarray]]:
     real: list[tuple[str, np.ndarray]] = []
     if args.beir_index:
         loaded = IndexStore(args.beir_index).load()
@@ -109,15 +140,42 @@ def main() -> None:
         db.close()
         vectors = [np.frombuffer(b, dtype=np.float32) for b in blobs if len(b) == 4 * args.dim]
         real.append(("embedding cache", np.vstack(vectors)))
-    for name, everything in real:
+    return real
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--dim", type=int, default=768)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--probe-shares", default="0.01,0.02,0.04", help="IVF probe shares (of the lists) to measure")
+    parser.add_argument("--min-probes", type=int, default=FaissParams().min_probes, help="IVF probes at least")
+    parser.add_argument("--mixed", action="store_true", help="also measure blended-topic synthetic vectors")
+    parser.add_argument("--group", type=float, default=0.01, help="share of passages a filtered query may see")
+    parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
+    parser.add_argument("--embedding-cache", type=Path, help="an embeddings.sqlite whose vectors to use")
+    args = parser.parse_args()
+    shares = [float(x) for x in args.probe_shares.split(",")]
+    print(
+        f"Machine: {machine_info()}  \n{args.queries} single queries, top 10; group = {args.group:.0%} of passages, "
+        f"broad = {FaissParams().exact_filter_below + 1:,} passages; removal of {REMOVED:,} ids\n"
+    )
+    print(
+        "| vectors | passages | index | build s | recall@10 | p50 ms | p95 ms | group recall@10 / p50 ms | "
+        "broad recall@10 / p50 ms | remove ms | bytes/passage |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, everything in real_vectors(args):
         held_out = np.random.default_rng(0).permutation(len(everything))
         queries, corpus = everything[held_out[: args.queries]], everything[held_out[args.queries :]]
-        rows(f"real ({name})", corpus, queries, efs, max(args.group, 0.05))
+        rows(f"real ({name})", corpus, queries, shares, max(args.group, 0.05), args.min_probes)
     rng = np.random.default_rng(0)
+    makers = [("synthetic", clustered)] + ([("synthetic, mixed topics", mixed)] if args.mixed else [])
     for n in (int(x) for x in args.sizes.split(",") if x):
-        data = clustered(n, args.dim, rng)
-        rows("synthetic", data, noisy_queries(data, args.queries, rng), efs, args.group)
-        del data
+        for label, make in makers:
+            data = make(n, args.dim, rng)
+            rows(label, data, noisy_queries(data, args.queries, rng), shares, args.group, args.min_probes)
+            del data
 
 
 if __name__ == "__main__":

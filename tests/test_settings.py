@@ -83,7 +83,7 @@ def test_ingest_and_service_defaults_are_the_settings_defaults(tmp_path: Path) -
     assert settings.keep_versions == sync.keep_versions
     assert settings.keyword_weight == service.keyword_weight
     assert settings.min_confidence == service.min_confidence
-    assert settings.vector_hnsw_above == FaissParams().hnsw_above
+    assert settings.vector_approximate_above == FaissParams().approximate_above
     assert settings.translated_keyword_weight == service.translated_keyword_weight
     assert settings.translated_keyword_weight == inspect.signature(Retriever).parameters["translated_weight"].default
     assert settings.dictionary_dir == DICTD_DIR

@@ -1,7 +1,8 @@
-"""Inner-product vector search with FAISS: exact (flat) for small collections, HNSW past a size threshold."""
+"""Inner-product vector search with FAISS: exact (flat) for small collections, IVF past a size threshold."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -9,53 +10,81 @@ from typing import Any
 
 import faiss
 import numpy as np
+from faiss.contrib.inspect_tools import get_invlist
 
 from assistant import defaults
 
 FILE = "vectors.faiss"
 NAME = "faiss"
+# Faiss warns below 39 training points per list; 40 per list trains the lists on a sample, not the collection.
+TRAIN_PER_LIST = 40
+MIN_PER_LIST = 39
+# Lists are re-trained once the collection holds this many times the passages they were sized for.
+RETRAIN_GROWTH = 4
 
 
 @dataclass(frozen=True)
 class FaissParams:
-    """When the index turns approximate, and how.
+    """When the index turns approximate, and how it searches.
 
-    hnsw_above: past this many vectors the flat index becomes HNSW (the `vector_hnsw_above` setting,
-        whose default is this one).
-    m, ef_construction, ef_search: HNSW graph degree, build beam and search beam
-        (docs/benchmarks.md, Approximate search: recall@10 against exact at these values).
-    exact_filter_below: a filter allowing at most this many ids is searched exactly over just those
-        vectors, because a graph walk that may only stop on 1% of nodes can miss allowed neighbours.
+    approximate_above: past this many vectors the flat index becomes IVF (the `vector_approximate_above`
+        setting, whose default is this one).
+    probe_share, min_probes: a search visits this share of the inverted lists, and at least this many:
+        1% kept p50 under 10 ms at 1M, and real embeddings needed about 40 probes for recall@10 0.98
+        (docs/benchmarks.md, Approximate search).
+    exact_filter_below: a filter allowing at most this many ids visits every list, which is exact over
+        just those vectors, because lists probed for the whole collection may hold few of a small group's
+        neighbours.
     """
 
-    hnsw_above: int = defaults.VECTOR_HNSW_ABOVE
-    m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 256
+    approximate_above: int = defaults.VECTOR_APPROXIMATE_ABOVE
+    probe_share: float = 0.01
+    min_probes: int = 48
     exact_filter_below: int = 20_000
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> FaissParams:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: int(v) for k, v in (data or {}).items() if k in known})
+        casts = {f.name: float if isinstance(f.default, float) else int for f in fields(cls)}
+        values: dict[str, Any] = {k: casts[k](v) for k, v in (data or {}).items() if k in casts}
+        return cls(**values)
+
+
+def list_count(n: int) -> int:
+    """4·√n inverted lists, but never fewer than 39 training points per list."""
+    return max(1, min(round(4 * math.sqrt(n)), n // MIN_PER_LIST))
+
+
+def sized_for(nlist: int) -> int:
+    """The collection size `list_count` gives `nlist` lists for (its inverse)."""
+    return max(MIN_PER_LIST * nlist, nlist * nlist // 16)
+
+
+def probe_count(nlist: int, params: FaissParams) -> int:
+    """Lists a search visits: a share of them, so recall holds as the lists multiply with the collection."""
+    return min(nlist, max(params.min_probes, math.ceil(nlist * params.probe_share)))
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 
-class FaissVectorIndex:
-    """Exact below `hnsw_above` vectors, HNSW above; filters always apply before top-k.
+def _flat(dim: int) -> Any:
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
-    HNSW cannot delete, so a removal rebuilds the graph from the vectors kept (a deletion mask would
-    leave dead nodes that a re-added chunk id would duplicate); rebuilds cost build time, not recall.
+
+class FaissVectorIndex:
+    """Exact below `approximate_above` vectors, IVF above; filters always apply before top-k.
+
+    IVF keeps the chunk ids itself and removes them in place; adding assigns new vectors to the trained
+    lists, and only a collection grown to 4x the size its lists were sized for is trained again.
     """
 
     def __init__(self, dim: int, params: FaissParams | None = None, index: faiss.Index | None = None) -> None:
         self._dim = dim
         self.params = params or FaissParams()
-        # Always an IndexIDMap2 (ids and reconstruction); typed loosely, as the stubs lack its members.
-        self._index: Any = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # An IndexIDMap2 over a flat index, or an IndexIVFFlat holding the ids; typed loosely, as the
+        # stubs lack their members.
+        self._index: Any = index if index is not None else _flat(dim)
 
     @property
     def dim(self) -> int:
@@ -63,29 +92,44 @@ class FaissVectorIndex:
 
     @property
     def kind(self) -> str:
-        return "hnsw" if isinstance(faiss.downcast_index(self._index.index), faiss.IndexHNSW) else "flat"
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
 
     def _build(self, ids: np.ndarray, vectors: np.ndarray) -> Any:
-        if len(ids) > self.params.hnsw_above:
-            graph = faiss.IndexHNSWFlat(self._dim, self.params.m, faiss.METRIC_INNER_PRODUCT)
-            graph.hnsw.efConstruction = self.params.ef_construction
-            index = faiss.IndexIDMap2(graph)
-        else:
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._dim))
-        if len(ids):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        if len(ids) <= self.params.approximate_above:
+            index = _flat(self._dim)
+            if len(ids):
+                index.add_with_ids(vectors, ids)
+            return index
+        nlist = list_count(len(ids))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(self._dim), self._dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = min(len(ids), TRAIN_PER_LIST * nlist)
+        rows = np.sort(np.random.default_rng(0).choice(len(ids), sample, replace=False))
+        index.train(vectors[rows])
+        # A hash table from chunk id to list entry: reconstruction by id, and removal without a scan.
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+        index.add_with_ids(vectors, ids)
+        index.nprobe = probe_count(nlist, self.params)
         return index
 
     def _all(self) -> tuple[np.ndarray, np.ndarray]:
-        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        return ids, self._index.index.reconstruct_n(0, self.count())
+        if self.kind == "flat":
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            return ids, self._index.index.reconstruct_n(0, self.count())
+        id_parts, vector_parts = [], []
+        for number in range(self._index.nlist):
+            ids, codes = get_invlist(self._index.invlists, number)
+            id_parts.append(ids)
+            vector_parts.append(codes.view(np.float32).reshape(-1, self._dim))
+        return np.concatenate(id_parts), np.vstack(vector_parts)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if not len(ids):
             return
         ids = np.asarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.kind == "flat" and self.count() + len(ids) > self.params.hnsw_above:
+        total = self.count() + len(ids)
+        outgrown = self.kind == "ivf" and total > RETRAIN_GROWTH * sized_for(self._index.nlist)
+        if (self.kind == "flat" and total > self.params.approximate_above) or outgrown:
             old_ids, old_vectors = self._all()
             self._index = self._build(np.concatenate([old_ids, ids]), np.vstack([old_vectors, vectors]))
         else:
@@ -94,13 +138,14 @@ class FaissVectorIndex:
     def remove(self, ids: np.ndarray) -> None:
         if not len(ids):
             return
+        ids = np.asarray(ids, dtype=np.int64)
         if self.kind == "flat":
-            self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+            self._index.remove_ids(faiss.IDSelectorBatch(ids))
             return
-        all_ids, vectors = self._all()
-        keep = ~np.isin(all_ids, ids)
-        if not keep.all():
-            self._index = self._build(all_ids[keep], vectors[keep])
+        # The id hash table removes only by an explicit id array, in time proportional to the ids.
+        self._index.remove_ids(faiss.IDSelectorArray(ids))
+        if self.count() <= self.params.approximate_above:
+            self._index = self._build(*self._all())
 
     def label(self, ids: np.ndarray, labels: Sequence[Mapping[str, Any]]) -> None:
         """Filters reach FAISS as id lists (`allowed`), so there is nothing to attach."""
@@ -119,20 +164,14 @@ class FaissVectorIndex:
         # with two, FAISS waited for them and a 144-passage search took 4.6-8 ms instead of 0.15 ms
         # (benchmarks/query_latency.py). The setting is per calling thread in OpenMP, hence here.
         faiss.omp_set_num_threads(1)
-        hnsw = self.kind == "hnsw"
-        if hnsw and allowed is not None and len(allowed) <= self.params.exact_filter_below:
-            return self._exact_within(query[0], k, np.asarray(allowed, dtype=np.int64))
         params: Any = None
         selector = None
         if allowed is not None:
             # Filter inside the search, so k results come from the allowed set, not after it.
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             k = min(k, len(allowed))
-        if hnsw:
-            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            # A walk that may only stop on a share f of nodes meets about ef*f allowed ones: widen it.
-            widened = k * total // len(allowed) if allowed is not None else 0
-            params.efSearch = max(self.params.ef_search, k, min(widened, 4096))
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF(nprobe=self._probes(allowed))  # type: ignore[call-arg]
             if selector is not None:
                 params.sel = selector
         elif selector is not None:
@@ -141,20 +180,18 @@ class FaissVectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
-    def _exact_within(self, query: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Brute force over the allowed vectors only: exact, and cheap because they are few."""
-        present = np.unique(allowed)
-        try:
-            vectors = self.vectors(present)
-        except RuntimeError:
-            # An allowed id the index lacks (not a normal query): drop it, at the cost of a scan.
-            present = present[np.isin(present, faiss.vector_to_array(self._index.id_map))]
-            vectors = self.vectors(present)
-        if not len(present):
-            return _empty()
-        scores = vectors @ query
-        top = np.argsort(-scores, kind="stable")[:k]
-        return present[top], scores[top].astype(np.float32)
+    def _probes(self, allowed: np.ndarray | None) -> int:
+        """Lists to visit: every list for a small filter, which makes the search exact within it (and
+        reads the allowed vectors in place: 4-5x faster than gathering them by id), more for a broad one."""
+        nlist = int(self._index.nlist)
+        probes = probe_count(nlist, self.params)
+        if allowed is None:
+            return probes
+        if len(allowed) <= self.params.exact_filter_below:
+            return nlist
+        # The allowed top k lie among the collection's top k/f (f: share allowed), spread over about
+        # 1/f times the lists: probe that many, as far as every list.
+        return min(nlist, math.ceil(probes * self.count() / len(allowed)))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         if not len(ids):
@@ -166,7 +203,11 @@ class FaissVectorIndex:
         return int(self._index.ntotal)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": NAME, "kind": self.kind, "params": asdict(self.params)}
+        described: dict[str, Any] = {"name": NAME, "kind": self.kind, "params": asdict(self.params)}
+        if self.kind == "ivf":
+            nlist = int(self._index.nlist)
+            described.update(nlist=nlist, nprobe=probe_count(nlist, self.params), trained_for=sized_for(nlist))
+        return described
 
     def save(self, folder: Path) -> list[Path]:
         path = folder / FILE
@@ -177,7 +218,9 @@ class FaissVectorIndex:
     def load(cls, folder: Path, params: Mapping[str, Any] | None = None, connection: object = None) -> FaissVectorIndex:
         index = faiss.read_index(str(folder / FILE))
         loaded = cls(index.d, FaissParams.from_dict(params), index)
-        if loaded.kind == "hnsw":
-            graph: Any = faiss.downcast_index(loaded._index.index)
-            graph.hnsw.efSearch = loaded.params.ef_search
+        if loaded.kind == "ivf":
+            loaded._index.nprobe = probe_count(loaded._index.nlist, loaded.params)
+        elif not isinstance(faiss.downcast_index(loaded._index.index), faiss.IndexFlat):
+            # A version built before IVF replaced HNSW: rebuilt once from its vectors, as this build makes it.
+            loaded._index = loaded._build(*loaded._all())
         return loaded
