@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -445,6 +445,8 @@ class _Sync:
             return False
         if _live_vector_backend(self.manifest) != self.store.vector_backend:
             return False  # the same passages, moved to the backend now configured
+        if self._vector_settings_changed(self.manifest.backends.get("vectors")):
+            return False  # the same passages, in an index built as the settings now say
         if self.manifest.chunk_count and not is_current(Calibration.from_dict(self.manifest.calibration)):
             # Same passages, but their null was measured with another bank (or not at all): publish
             # a recalibrated version; nothing is embedded again but the bank's questions, once.
@@ -469,6 +471,12 @@ class _Sync:
         mine = {b.source.name for b in batches}
         kept = [f for f in self._old_failures() if f.origin not in mine] if self.same_model else []
         return sorted(kept + [f for b in batches for f in b.failures], key=lambda f: (f.origin, f.source))
+
+    def _vector_settings_changed(self, built: Mapping[str, Any] | None) -> bool:
+        """Whether a vector index setting (ASSISTANT_VECTOR_APPROXIMATE_ABOVE) differs from the one the
+        live index was built with: its vectors then move into an index built as the setting now says."""
+        params = (built or {}).get("params") or {}
+        return any(key in params and params[key] != value for key, value in self.options.vector_params.items())
 
     def _new_vectors(self, dim: int) -> VectorIndex:
         store = self.store
@@ -538,7 +546,8 @@ class _Sync:
         if self.manifest is not None and self.same_model:
             previous = self.previous()
             kept = [c for c in previous.chunks.values() if c.source not in stale and c.source in records]
-            switched = previous.vectors.describe()["name"] != self.store.vector_backend
+            built = previous.vectors.describe()
+            switched = built["name"] != self.store.vector_backend or self._vector_settings_changed(built)
             vector_index = self._switched(previous, kept, version) if switched else previous.vectors.fork(version)
             keyword_index, sentence_index = previous.keywords, previous.sentences
             gone = [i for i, c in previous.chunks.items() if c.source in stale or c.source not in records]

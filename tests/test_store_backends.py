@@ -221,6 +221,27 @@ def test_the_threshold_setting_makes_an_ingested_index_approximate_and_it_loads_
     assert Settings().vector_approximate_above == FaissParams().approximate_above
 
 
+def test_a_changed_threshold_setting_rebuilds_an_unchanged_index_as_it_says_without_embedding(
+    corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
+) -> None:
+    first = sync_folder(corpus, store, embedder, cache, build_sync_options(Settings()))
+    assert store.load().manifest.backends["vectors"]["kind"] == "flat"
+    embedded = len(embedder.embedded)
+    lowered = sync_folder(corpus, store, embedder, cache, build_sync_options(Settings(vector_approximate_above=2)))
+    assert lowered.index_version != first.index_version and lowered.embedded == 0
+    assert len(embedder.embedded) == embedded
+    loaded = store.load()
+    vectors = loaded.manifest.backends["vectors"]
+    assert vectors["kind"] == "ivf" and vectors["params"]["approximate_above"] == 2
+    assert loaded.vectors.count() == len(loaded.chunks)
+    query = loaded.vectors.vectors(np.array(sorted(loaded.chunks)[:1]))[0]
+    assert loaded.vectors.search(query, 1)[0][0] == sorted(loaded.chunks)[0]
+    again = sync_folder(corpus, store, embedder, cache, build_sync_options(Settings(vector_approximate_above=2)))
+    assert again.index_version == lowered.index_version  # nothing changed: nothing published
+    sync_folder(corpus, store, embedder, cache, build_sync_options(Settings()))
+    assert store.load().manifest.backends["vectors"]["kind"] == "flat"
+
+
 def test_a_version_built_by_a_backend_this_build_lacks_is_refused_with_a_clear_error(
     corpus: Path, store: IndexStore, embedder: FakeEmbedder, cache: EmbeddingCache
 ) -> None:
