@@ -147,6 +147,16 @@ def measure(
 ) -> Evidence | None:
     """A question's dense evidence over a whole collection, as the query side computes it without filters."""
     ids, scores = vectors.search(query, EVIDENCE_POOL)
+    return _evidence(query, ids, scores, sentences, shift)
+
+
+def _evidence(
+    query: np.ndarray,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    sentences: SentenceIndex,
+    shift: Callable[[int], float] | None,
+) -> Evidence | None:
     return evidence_of(scores, sentence_similarities(query, ids[:SENTENCE_POOL].tolist(), sentences, shift), 0.0)
 
 
@@ -176,7 +186,10 @@ def calibrate(
         queries = embed_queries(questions)
         shift[language] = _sentence_shift(queries, language, by_language)
         shift_of = _shift_by_passage(shift[language], passage_languages or {})
-        measured = [measure(v, vectors, sentences, shift_of) for v in queries]
+        found_ids = vectors.search_many(queries, EVIDENCE_POOL)
+        measured = [
+            _evidence(q, ids, scores, sentences, shift_of) for q, (ids, scores) in zip(queries, found_ids, strict=True)
+        ]
         found = [e for e in measured if e is not None]
         out[language] = _null_stats(found)
         everything += found

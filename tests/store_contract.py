@@ -55,6 +55,17 @@ class VectorIndexContract:
             hits.append(len(set(found) & set(expected)) / 10)
         assert np.mean(hits) >= self.recall
 
+    def test_searching_many_at_once_finds_what_each_search_finds(self) -> None:
+        index, _, vectors = self.filled()
+        queries = normalise(vectors[::37] + 0.1)
+        many = index.search_many(queries, 10)
+        assert len(many) == len(queries)
+        for query, (ids, scores) in zip(queries, many, strict=True):
+            one_ids, one_scores = index.search(query, 10)
+            assert list(ids) == list(one_ids)
+            assert np.allclose(scores, one_scores, atol=1e-5)
+        assert self.make(self.dim).search_many(queries, 10)[0][0].size == 0
+
     def test_count_dim_and_vectors(self) -> None:
         index, ids, vectors = self.filled()
         assert index.count() == self.n

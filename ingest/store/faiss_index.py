@@ -180,6 +180,19 @@ class FaissVectorIndex:
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
+    def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        total = self.count()
+        if total == 0 or k <= 0 or not len(queries):
+            return [_empty() for _ in range(len(queries))]
+        params: Any = None
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF(nprobe=self._probes(None))  # type: ignore[call-arg]
+        batch = np.ascontiguousarray(queries.reshape(len(queries), -1), dtype=np.float32)
+        scores, ids = self._index.search(batch, min(k, total), params=params)
+        return [
+            (row_ids[row_ids >= 0], row_scores[row_ids >= 0]) for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
+
     def _probes(self, allowed: np.ndarray | None) -> int:
         """Lists to visit: every list for a small filter, which makes the search exact within it (and
         reads the allowed vectors in place: 4-5x faster than gathering them by id), more for a broad one."""

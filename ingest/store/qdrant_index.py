@@ -96,6 +96,13 @@ def _empty() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 
+def _hits(points: Sequence[qm.ScoredPoint]) -> tuple[np.ndarray, np.ndarray]:
+    """A query's points as (ids, scores), best first."""
+    if not points:
+        return _empty()
+    return np.array([int(p.id) for p in points], dtype=np.int64), np.array([p.score for p in points], dtype=np.float32)
+
+
 class QdrantVectorIndex:
     """Cosine search over a named `dense` vector; `allowed` becomes a filter inside the query (before top-k).
 
@@ -220,10 +227,18 @@ class QdrantVectorIndex:
                 limit=k,
                 with_payload=False,
             ).points
-        if not found:
-            return _empty()
-        ids = np.array([int(p.id) for p in found], dtype=np.int64)
-        return ids, np.array([p.score for p in found], dtype=np.float32)
+        return _hits(found)
+
+    def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.collection is None or k <= 0 or not len(queries):
+            return [_empty() for _ in range(len(queries))]
+        requests = [
+            qm.QueryRequest(query=np.asarray(q, dtype=np.float32).ravel().tolist(), using=VECTOR, limit=k)
+            for q in queries
+        ]
+        with self._handle.use():
+            responses = self._handle.client.query_batch_points(self.collection, requests=requests)
+        return [_hits(r.points) for r in responses]
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         if not len(ids):
