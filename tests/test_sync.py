@@ -37,6 +37,16 @@ def test_first_ingest_adds_every_file(corpus, store, embedder, cache) -> None:
     assert {index.manifest.documents[s].language for s in CORPUS} == {"en", "fi", "pl", "th"}
 
 
+def test_a_linked_folder_outside_the_folder_is_never_indexed(corpus, store, embedder, cache, tmp_path) -> None:
+    outside = tmp_path / "outside-hr"
+    outside.mkdir()
+    (outside / "salaries.md").write_text("# Salaries\n\nEvery salary of the company, by name.")
+    (corpus / "hr").symlink_to(outside, target_is_directory=True)
+    report = sync_folder(corpus, store, embedder, cache)
+    assert not any(source.startswith("hr/") for source in report.added) and not report.failed
+    assert all("Salaries" not in c.text for c in store.load().chunks.values())
+
+
 def test_a_link_to_a_file_outside_the_folder_is_reported_not_indexed(corpus, store, embedder, cache, tmp_path) -> None:
     secret = tmp_path / "outside" / "salaries.md"
     secret.parent.mkdir()

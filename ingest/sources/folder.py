@@ -102,7 +102,9 @@ def scan(
             continue
         source = relative.as_posix()
         # A link to a file elsewhere would publish it to every agent; the document route refuses it too.
-        if not path.resolve().is_relative_to(base):
+        # Only a link can lead out: rglob does not descend into linked folders, so any other file is
+        # under `base` (resolving every file took 0.85 s of a 10,000-file re-sync).
+        if path.is_symlink() and not path.resolve().is_relative_to(base):
             message = f"{source} is a link to a file outside the folder; copy the file in instead."
             failures.append((source, OutsideFolder.reason, message))
             continue
