@@ -216,8 +216,7 @@ class IndexStore:
             catalog.publish(version)
         pointer = self.root / f"CURRENT.{secrets.token_hex(4)}"
         pointer.write_text(version + "\n", encoding="utf-8")
-        with pointer.open("rb") as handle:
-            os.fsync(handle.fileno())
+        fsync_file(pointer)
         os.replace(pointer, self.root / "CURRENT")
         fsync_dir(self.root)
 
