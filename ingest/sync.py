@@ -33,9 +33,17 @@ from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document
 from ingest.parse_server import ParseServer
 from ingest.sources.base import ItemFailure, Source, SourceError, SourceItem, SourceMemory
 from ingest.sources.folder import SIDECAR_SUFFIX, FolderSource, scan
-from ingest.store.backends import DEFAULT_VECTORS, create_keyword_index, create_vector_index, describe
+from ingest.store.backends import create_keyword_index, create_vector_index, describe
 from ingest.store.base import VectorIndex
-from ingest.store.layout import IndexCorrupt, IndexStore, LoadedIndex, chunk_int_id, ids_of, new_version_name
+from ingest.store.layout import (
+    IndexCorrupt,
+    IndexStore,
+    LoadedIndex,
+    built_vector_backend,
+    chunk_int_id,
+    ids_of,
+    new_version_name,
+)
 from ingest.store.manifest import DocumentRecord, FailureRecord, Manifest
 from ingest.store.sentence_index import SentenceIndex, embed_sentences, quotable_spans
 
@@ -292,11 +300,6 @@ def _labels(chunk: Chunk, record: DocumentRecord, version: str) -> dict[str, Any
     }
 
 
-def _live_vector_backend(manifest: Manifest) -> str:
-    """The vector backend a version was built with, from its manifest (versions without the record used the default)."""
-    return str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
-
-
 def _as_source_error(exc: IngestError) -> SourceError:
     error = SourceError(exc.message)
     error.reason = exc.reason
@@ -443,7 +446,7 @@ class _Sync:
         """Whether the live version already says everything the plan found: then nothing is written."""
         if self.manifest is None or not self.same_model or self._dropped(batches, drop_origins):
             return False
-        if _live_vector_backend(self.manifest) != self.store.vector_backend:
+        if built_vector_backend(self.manifest) != self.store.vector_backend:
             return False  # the same passages, moved to the backend now configured
         if self._vector_settings_changed(self.manifest.backends.get("vectors")):
             return False  # the same passages, in an index built as the settings now say

@@ -91,6 +91,11 @@ def new_version_name() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "-" + secrets.token_hex(3)
 
 
+def built_vector_backend(manifest: Manifest) -> str:
+    """The vector backend a version was built with, from its manifest (versions without the record used the default)."""
+    return str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
+
+
 def read_chunks(path: Path) -> Iterator[Chunk]:
     """The passages of a chunks.jsonl, in order (the one place they are parsed)."""
     with path.open(encoding="utf-8") as handle:
@@ -280,9 +285,8 @@ class IndexStore:
     def backend_holds(self, manifest: Manifest) -> bool:
         """Whether a backend that keeps versions outside the folder still has all of this one's vectors
         (True for FAISS, whose vectors are the folder's own files, checked by `_verify`)."""
-        built_with = str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
         try:
-            catalog = version_catalog(built_with, self.connection)
+            catalog = version_catalog(built_vector_backend(manifest), self.connection)
         except (BackendUnavailable, UnknownBackend) as exc:
             raise IndexError_(str(exc)) from exc
         return catalog is None or catalog.holds(manifest.index_version, manifest.chunk_count)
