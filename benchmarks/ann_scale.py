@@ -4,10 +4,15 @@ Usage: .venv/bin/python -m benchmarks.ann_scale [--sizes 100000,1000000] [--dim 
        [--probe-shares 0.01,0.02,0.04] [--min-probes 16] [--mixed]
        [--beir-index ~/.cache/assistant/beir/scifact-.../index]
        [--embedding-cache ~/.cache/assistant/embeddings.sqlite]
+       [--beir ../shared/datasets/scifact]
 Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--mixed` adds vectors that blend
 three topics each, whose neighbourhoods straddle clusters as real passages' do; `--beir-index` takes
 the real passage embeddings of an index `assistant eval` built, `--embedding-cache` every vector of the
-embedding cache; both hold out `--queries` as queries. Both indexes are built before any search, so
+embedding cache; both hold out `--queries` as queries. `--beir` cuts a BEIR corpus into the product's
+passages, embeds them and the dataset's own queries with the configured model (through the embedding
+cache, so a run resumes and a later `assistant eval` reuses them; sentences are not embedded, search
+does not need them) and adds, beside recall, dense nDCG@10 of exact and IVF search against the
+dataset's judgements (documents ranked by their best passage). Both indexes are built before any search, so
 they build on every core, as ingestion does; searches run on one thread, as the service's do.
 Latency is one query at a time, measured twice; the quieter run (lower p50) is reported.
 """
@@ -25,12 +30,20 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from assistant.components import build_cache, build_embedder, build_sync_options
+from assistant.settings import Settings
 from benchmarks.faiss_scale import clustered, noisy_queries
 from benchmarks.machine import machine_info
+from eval.beir import doc_id_lookup, load_beir, materialize
+from eval.metrics import ndcg_at_k
+from ingest.chunker import embedding_text
+from ingest.embedding_cache import embed_queries_with_cache, embed_with_cache
+from ingest.loaders import load_document
 from ingest.store.backends import create_vector_index, load_vector_index
 from ingest.store.base import VectorIndex
 from ingest.store.faiss_index import FaissParams
 from ingest.store.layout import IndexStore
+from ingest.sync import prepare_chunks
 
 REMOVED = 1000
 GROUPS = ("group", "broad")
@@ -115,7 +128,7 @@ def rows(
             f"{recall(timed[name][0], truths[name][0]):.3f} / {timed[name][1]:.2f}" if name in filters else "–"
             for name in GROUPS
         )
-        removed = np.random.default_rng(2).choice(ids, REMOVED, replace=False)
+        removed = np.random.default_rng(2).choice(ids, min(REMOVED, n // 2), replace=False)
         started = time.perf_counter()
         approx.remove(removed)
         removal = time.perf_counter() - started
@@ -143,6 +156,50 @@ def real_vectors(args: argparse.Namespace) -> list[tuple[str, np.ndarray]]:
     return real
 
 
+def beir_passages(folder: Path, work: Path) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict]:
+    """The product's passage vectors of a BEIR corpus, each passage's document id, and the queries'.
+
+    Returns (passage vectors, passage doc ids, query vectors, query ids, qrels).
+    """
+    settings = Settings()
+    embedder = build_embedder(settings)
+    options = build_sync_options(settings)
+    cache = build_cache(settings)
+    dataset = load_beir(folder)
+    renamed = materialize(dataset.corpus, work)
+    doc_of = doc_id_lookup(renamed)
+    texts, docs = [], []
+    for path in sorted(work.glob("*.txt")):
+        for chunk in prepare_chunks(load_document(path, path.name), embedder, options):
+            texts.append(embedding_text(chunk))
+            docs.append(doc_of(path.name))
+    print(f"({dataset.name}: {len(texts):,} passages of {len(set(docs)):,} documents, {len(dataset.queries)} queries)")
+    vectors, _ = embed_with_cache(embedder, cache, texts)
+    query_ids = list(dataset.queries)
+    queries = embed_queries_with_cache(embedder, cache, [dataset.queries[q] for q in query_ids])
+    return vectors, docs, queries, query_ids, dataset.qrels
+
+
+def beir_rows(folder: Path, shares: list[float], group: float, min_probes: int) -> None:
+    """Recall@10 against exact and dense nDCG@10 of exact and IVF search, on real passages and queries."""
+    with tempfile.TemporaryDirectory() as work:
+        vectors, docs, queries, query_ids, qrels = beir_passages(folder, Path(work))
+    rows(f"real ({folder.name}, own queries)", vectors, queries, shares, group, min_probes)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    exact = create_vector_index(vectors.shape[1], params={"approximate_above": len(vectors) + 1})
+    exact.add(ids, vectors)
+    approx = create_vector_index(vectors.shape[1], params={"approximate_above": 0})
+    approx.add(ids, vectors)
+    for name, index in (("exact", exact), (f"IVF {approx.describe()['nlist']} lists, default probes", approx)):
+        gains = []
+        for qid, query in zip(query_ids, queries, strict=True):
+            found, _ = index.search(query, 100, None)
+            ranked = list(dict.fromkeys(docs[i - 1] for i in found))
+            judged = qrels[qid]
+            gains.append(ndcg_at_k([judged.get(d, 0) for d in ranked], list(judged.values()), 10))
+        print(f"dense nDCG@10 over {len(gains)} {folder.name} queries, {name}: {float(np.mean(gains)):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000")
@@ -154,6 +211,7 @@ def main() -> None:
     parser.add_argument("--group", type=float, default=0.01, help="share of passages a filtered query may see")
     parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
     parser.add_argument("--embedding-cache", type=Path, help="an embeddings.sqlite whose vectors to use")
+    parser.add_argument("--beir", type=Path, help="a BEIR folder whose corpus and queries to embed and measure")
     args = parser.parse_args()
     shares = [float(x) for x in args.probe_shares.split(",")]
     print(
@@ -169,6 +227,8 @@ def main() -> None:
         held_out = np.random.default_rng(0).permutation(len(everything))
         queries, corpus = everything[held_out[: args.queries]], everything[held_out[args.queries :]]
         rows(f"real ({name})", corpus, queries, shares, max(args.group, 0.05), args.min_probes)
+    if args.beir:
+        beir_rows(args.beir, shares, max(args.group, 0.05), args.min_probes)
     rng = np.random.default_rng(0)
     makers = [("synthetic", clustered)] + ([("synthetic, mixed topics", mixed)] if args.mixed else [])
     for n in (int(x) for x in args.sizes.split(",") if x):
