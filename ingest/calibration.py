@@ -128,6 +128,12 @@ def off_topic_bank() -> dict[str, list[str]]:
     return {k: list(v) for k, v in data.items() if not k.startswith("_")}
 
 
+def bank_questions(languages: tuple[str, ...]) -> list[str]:
+    """The bank's questions in `languages`, in the order calibration asks them."""
+    bank = off_topic_bank()
+    return [question for language in languages for question in bank.get(language, [])]
+
+
 def bank_identity(bank: dict[str, list[str]]) -> str:
     return hashlib.sha256(json.dumps(bank, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -170,3 +170,38 @@ def test_a_new_question_bank_recalibrates_an_unchanged_collection_without_embedd
     assert report.unchanged == sorted(DOCS)
     recalibrated = store.load().calibration
     assert recalibrated is not None and recalibrated.pooled is not None and recalibrated.pooled.questions == 2
+
+
+class _CountingQueries(TableEmbedder):
+    """The test collection's table embedder, recording every question it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__(VECTORS, DIM)
+        self.questions: list[str] = []
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        self.questions.extend(texts)
+        return super().embed_queries(texts)
+
+
+def test_setup_embeds_the_off_topic_bank_so_a_first_ingest_does_not(tmp_path, monkeypatch) -> None:
+    import assistant.components as components
+    from assistant.settings import Settings
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+
+    monkeypatch.setattr(calibration, "off_topic_bank", lambda: BANK)
+    settings = Settings(cache_dir=tmp_path / "cache", languages=["pl"])
+    at_setup = _CountingQueries()
+    monkeypatch.setattr(components, "build_embedder", lambda _settings: at_setup)
+    assert components.prepare_off_topic_vectors(settings) == len(BANK["pl"])
+    assert sorted(at_setup.questions) == sorted(BANK["pl"])
+
+    at_ingest = _CountingQueries()
+    cache = EmbeddingCache(settings.cache_dir / "embeddings.sqlite")
+    sync_folder(write_corpus(tmp_path / "kb", DOCS), IndexStore(tmp_path / "index"), at_ingest, cache)
+    cache.close()
+    assert at_ingest.questions == []
+    assert IndexStore(tmp_path / "index").load().calibration.pooled.questions == len(BANK["pl"])  # type: ignore[union-attr]
+    assert components.prepare_off_topic_vectors(settings) == len(BANK["pl"])
+    assert len(at_setup.questions) == len(BANK["pl"])  # second set-up: all cached
