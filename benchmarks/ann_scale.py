@@ -4,7 +4,7 @@ Usage: .venv/bin/python -m benchmarks.ann_scale [--sizes 100000,1000000] [--dim 
        [--probe-shares 0.01,0.02,0.04] [--min-probes 16] [--mixed]
        [--beir-index ~/.cache/assistant/beir/scifact-.../index]
        [--embedding-cache ~/.cache/assistant/embeddings.sqlite]
-       [--beir ../shared/datasets/scifact]
+       [--beir ../shared/datasets/scifact [--distractors ~/.cache/assistant/embeddings.sqlite]]
 Synthetic vectors are clustered (benchmarks.faiss_scale.clustered); `--mixed` adds vectors that blend
 three topics each, whose neighbourhoods straddle clusters as real passages' do; `--beir-index` takes
 the real passage embeddings of an index `assistant eval` built, `--embedding-cache` every vector of the
@@ -12,8 +12,10 @@ embedding cache; both hold out `--queries` as queries. `--beir` cuts a BEIR corp
 passages, embeds them and the dataset's own queries with the configured model (through the embedding
 cache, so a run resumes and a later `assistant eval` reuses them; sentences are not embedded, search
 does not need them) and adds, beside recall, dense nDCG@10 of exact and IVF search against the
-dataset's judgements (documents ranked by their best passage). Both indexes are built before any search, so
-they build on every core, as ingestion does; searches run on one thread, as the service's do.
+dataset's judgements (documents ranked by their best passage); `--distractors` adds every other
+vector of an embedding cache to that corpus, each as a document of its own that no query is judged
+on (a larger real index for the same queries). Both indexes are built before any search, so they
+build on every core, as ingestion does; searches run on one thread, as the service's do.
 Latency is one query at a time, measured twice; the quieter run (lower p50) is reported.
 """
 
@@ -148,12 +150,23 @@ def real_vectors(args: argparse.Namespace) -> list[tuple[str, np.ndarray]]:
         loaded = IndexStore(args.beir_index).load()
         real.append((args.beir_index.parent.name[:7], loaded.vectors.vectors(np.array(sorted(loaded.chunks)))))
     if args.embedding_cache:
-        db = sqlite3.connect(f"file:{args.embedding_cache}?mode=ro", uri=True)
-        blobs = [row[0] for row in db.execute("SELECT vector FROM vectors ORDER BY rowid")]
-        db.close()
-        vectors = [np.frombuffer(b, dtype=np.float32) for b in blobs if len(b) == 4 * args.dim]
-        real.append(("embedding cache", np.vstack(vectors)))
+        real.append(("embedding cache", cache_vectors(args.embedding_cache, args.dim)))
     return real
+
+
+def cache_vectors(path: Path, dim: int) -> np.ndarray:
+    """Every vector of an embedding cache file of this width (passages, sentences and questions alike)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    blobs = [row[0] for row in db.execute("SELECT vector FROM vectors ORDER BY rowid")]
+    db.close()
+    return np.vstack([np.frombuffer(b, dtype=np.float32) for b in blobs if len(b) == 4 * dim])
+
+
+def with_distractors(vectors: np.ndarray, queries: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """`vectors` followed by the rows of `others` that are neither a passage nor a query (by their bytes)."""
+    known = {row.tobytes() for row in vectors} | {row.tobytes() for row in queries}
+    extra = [row for row in others if row.tobytes() not in known]
+    return np.vstack([vectors, *([np.vstack(extra)] if extra else [])])
 
 
 def beir_passages(folder: Path, work: Path) -> tuple[np.ndarray, list[str], np.ndarray, list[str], dict]:
@@ -180,11 +193,23 @@ def beir_passages(folder: Path, work: Path) -> tuple[np.ndarray, list[str], np.n
     return vectors, docs, queries, query_ids, dataset.qrels
 
 
-def beir_rows(folder: Path, shares: list[float], group: float, min_probes: int) -> None:
-    """Recall@10 against exact and dense nDCG@10 of exact and IVF search, on real passages and queries."""
+def beir_rows(
+    folder: Path, shares: list[float], group: float, min_probes: int, distractors: np.ndarray | None = None
+) -> None:
+    """Recall@10 against exact and dense nDCG@10 of exact and IVF search, on real passages and queries.
+
+    `distractors` (other real vectors, e.g. the rest of the embedding cache) join the corpus as passages
+    of no document: a larger real index, with more lists, for the same judged queries.
+    """
     with tempfile.TemporaryDirectory() as work:
         vectors, docs, queries, query_ids, qrels = beir_passages(folder, Path(work))
-    rows(f"real ({folder.name}, own queries)", vectors, queries, shares, group, min_probes)
+    label = f"real ({folder.name}, own queries)"
+    if distractors is not None:
+        own = len(vectors)
+        vectors = with_distractors(vectors, queries, distractors)
+        docs = docs + [f"distractor-{n}" for n in range(len(vectors) - own)]  # each its own unjudged document
+        label = f"real ({folder.name} + {len(vectors) - own:,} other cached vectors, its queries)"
+    rows(label, vectors, queries, shares, group, min_probes)
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     exact = create_vector_index(vectors.shape[1], params={"approximate_above": len(vectors) + 1})
     exact.add(ids, vectors)
@@ -212,6 +237,9 @@ def main() -> None:
     parser.add_argument("--beir-index", type=Path, help="an index folder built by `assistant eval BEIR_FOLDER`")
     parser.add_argument("--embedding-cache", type=Path, help="an embeddings.sqlite whose vectors to use")
     parser.add_argument("--beir", type=Path, help="a BEIR folder whose corpus and queries to embed and measure")
+    parser.add_argument(
+        "--distractors", type=Path, help="with --beir: an embeddings.sqlite whose other vectors join the corpus"
+    )
     args = parser.parse_args()
     shares = [float(x) for x in args.probe_shares.split(",")]
     print(
@@ -228,7 +256,8 @@ def main() -> None:
         queries, corpus = everything[held_out[: args.queries]], everything[held_out[args.queries :]]
         rows(f"real ({name})", corpus, queries, shares, max(args.group, 0.05), args.min_probes)
     if args.beir:
-        beir_rows(args.beir, shares, max(args.group, 0.05), args.min_probes)
+        distractors = cache_vectors(args.distractors, args.dim) if args.distractors else None
+        beir_rows(args.beir, shares, max(args.group, 0.05), args.min_probes, distractors)
     rng = np.random.default_rng(0)
     makers = [("synthetic", clustered)] + ([("synthetic, mixed topics", mixed)] if args.mixed else [])
     for n in (int(x) for x in args.sizes.split(",") if x):

@@ -377,3 +377,24 @@ def test_index_footprint_counts_what_the_index_holds(service, store, capsys, mon
     out = capsys.readouterr().out
     assert f"| {store.root} | {row['passages']:,} | {row['sentences']:,} |" in out
     assert "nothing | no published version, skipped" in out
+
+
+def test_ann_scale_distractors_join_the_corpus_once_and_never_duplicate_a_passage_or_query(tmp_path: Path) -> None:
+    import sqlite3
+
+    import numpy as np
+
+    from benchmarks.ann_scale import cache_vectors, with_distractors
+
+    rows = np.eye(6, dtype=np.float32)
+    db = sqlite3.connect(tmp_path / "embeddings.sqlite")
+    db.execute("CREATE TABLE vectors (key TEXT PRIMARY KEY, vector BLOB)")
+    db.executemany("INSERT INTO vectors VALUES (?, ?)", [(str(i), r.tobytes()) for i, r in enumerate(rows)])
+    db.execute("INSERT INTO vectors VALUES ('narrow', ?)", (np.ones(3, dtype=np.float32).tobytes(),))
+    db.commit()
+    db.close()
+    others = cache_vectors(tmp_path / "embeddings.sqlite", 6)
+    assert others.shape == (6, 6)  # the vector of another width is left out
+    corpus = with_distractors(rows[:2], rows[2:3], others)
+    assert corpus[:2].tolist() == rows[:2].tolist()  # the passages keep their rows (their ids) first
+    assert sorted(map(tuple, corpus[2:].tolist())) == sorted(map(tuple, rows[3:].tolist()))
