@@ -161,15 +161,18 @@ _load_bytes = load_bytes
 
 
 def prepare_chunks(doc: Document, embedder: Embedder, options: SyncOptions) -> list[Chunk]:
-    """Detect the document's language, then cut it into passages sized in the model's tokens."""
+    """Detect the document's language, then cut it into passages sized in the model's tokens.
+
+    Documents and sections are prose, long enough for the fast detector (see detect_language).
+    """
     languages = options.languages
-    doc.language = detect_language(doc.text, languages)
+    doc.language = detect_language(doc.text, languages, precise=False)
     return chunk_document(
         doc,
         embedder.count_tokens,
         options.chunk_max_tokens,
         options.chunk_min_tokens,
-        language_of=lambda text: detect_language(text, languages, default=doc.language or "en"),
+        language_of=lambda text: detect_language(text, languages, default=doc.language or "en", precise=False),
     )
 
 

@@ -111,6 +111,22 @@ def test_language_is_detected_per_chunk() -> None:
     assert [c.language for c in chunks] == ["fi", "pl"]
 
 
+def test_ingest_detects_each_languages_sections_with_the_fast_detector(tmp_path) -> None:
+    from ingest.embedding_cache import EmbeddingCache
+    from ingest.store.layout import IndexStore
+    from ingest.sync import sync_folder
+    from tests.conftest import write_corpus
+    from tests.fakes import FakeEmbedder
+
+    store = IndexStore(tmp_path / "index")
+    sync_folder(write_corpus(tmp_path / "kb"), store, FakeEmbedder(), EmbeddingCache(tmp_path / "cache.sqlite"))
+    by_source: dict[str, set[str]] = {}
+    for chunk in store.load().chunks.values():
+        by_source.setdefault(chunk.source, set()).add(chunk.language)
+    expected = {"returns.md": {"en"}, "toimitus.md": {"fi"}, "platnosci.md": {"pl"}, "songkran.md": {"th"}}
+    assert by_source == expected
+
+
 def test_keyword_analysis_segments_thai_and_stems_inflected_words() -> None:
     assert analyze("ลูกค้าสามารถคืนสินค้าได้", "th") == ["ลูกค้า", "คืน", "สินค้า"]
     assert analyze("przesyłki", "pl") == analyze("przesyłka", "pl")
