@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def model_id(settings: Settings) -> str:
-    """The identity an index records for its model, known without loading the model."""
+def embedder_identity(settings: Settings) -> str:
+    """The `model_id` the configured embedder will have, known without loading the model.
+
+    Gives the LazyEmbedder its identity; code that holds an embedder reads `embedder.model_id` instead.
+    """
     base = BUNDLED_MODEL if settings.embedding_model == BUNDLED_MODEL else model_id_for(settings.embedding_model)
     return (
         base
@@ -85,6 +88,8 @@ def prepare_onnx(settings: Settings) -> Path | None:
 
 
 def build_embedder(settings: Settings) -> LazyEmbedder:
+    identity = embedder_identity(settings)
+
     def load() -> Embedder:
         model = prepare_model(settings)
         export_dir = prepare_onnx(settings)
@@ -97,7 +102,7 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
                     dim=settings.embedding_dim,
                     batch_size=settings.embedding_batch_size,
                 )
-                embedder.model_id = model_id(settings)
+                embedder.model_id = identity
                 return embedder
             except Exception as exc:  # onnxruntime raises its own untyped errors on a bad graph
                 log.warning("ONNX Runtime could not load %s, embedding with torch instead: %s", export_dir, exc)
@@ -107,10 +112,10 @@ def build_embedder(settings: Settings) -> LazyEmbedder:
             batch_size=settings.embedding_batch_size,
             quantize=settings.embedding_int8,
         )
-        embedder.model_id = model_id(settings)
+        embedder.model_id = identity
         return embedder
 
-    return LazyEmbedder(load, model_id(settings))
+    return LazyEmbedder(load, identity)
 
 
 def build_ingest_embedder(settings: Settings, executor: str | None = None) -> LazyEmbedder | RayEmbedder:
@@ -205,7 +210,6 @@ def build_service(settings: Settings, index_dir: Path | None = None) -> Knowledg
     return KnowledgeService(
         build_store(settings, index_dir),
         build_embedder(settings),
-        model_id(settings),
         config,
         build_chat_model(settings),
         build_reranker(settings),

@@ -145,7 +145,6 @@ class Retriever:
         self,
         index: LoadedIndex,
         embedder: Embedder,
-        model_id: str,
         languages: tuple[str, ...] = defaults.LANGUAGES,
         candidates: int = defaults.CANDIDATES,
         query_cache: QueryEmbeddingCache | None = None,
@@ -155,10 +154,10 @@ class Retriever:
         translator: QueryTranslator | None = None,
         translated_weight: float = defaults.TRANSLATED_KEYWORD_WEIGHT,
     ) -> None:
-        if index.manifest.model != model_id:
+        if index.manifest.model != embedder.model_id:
             raise ModelMismatch(
                 f"index {index.version} was built with model '{index.manifest.model}' but the "
-                f"configured model is '{model_id}'; re-run ingest or set ASSISTANT_EMBEDDING_MODEL"
+                f"configured model is '{embedder.model_id}'; re-run ingest or set ASSISTANT_EMBEDDING_MODEL"
             )
         self.index = index
         self.embedder = embedder

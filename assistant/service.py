@@ -67,14 +67,12 @@ class KnowledgeService:
         self,
         store: IndexStore,
         embedder: Embedder,
-        model_id: str,
         config: ServiceConfig,
         chat_model: BaseChatModel | None = None,
         reranker: Reranker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.model_id = model_id
         self.config = config
         self.reranker = reranker
         self.extractive = ExtractiveAnswerer(config.min_dense_score, config.min_confidence)
@@ -142,7 +140,6 @@ class KnowledgeService:
         return Retriever(
             index,
             self.embedder,
-            self.model_id,
             self.config.languages,
             self.config.candidates,
             self._query_cache,

@@ -20,7 +20,7 @@ from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from assistant.components import model_id
+from assistant.components import embedder_identity
 from assistant.settings import Settings
 from ingest.documents import Chunk
 from ingest.errors import IngestError
@@ -108,7 +108,8 @@ def cached_store(
     name: str, digest: str, settings: Settings, embeddings: Embeddings, docs: Callable[[], list[LCDocument]]
 ) -> tuple[FAISS, str]:
     """The LangChain store of a corpus, built once per (corpus hash, model) under <cache_dir>/langchain."""
-    folder = settings.cache_dir / "langchain" / f"{file_part(name)}-{digest[:12]}-{file_part(model_id(settings))}"
+    model = file_part(embedder_identity(settings))
+    folder = settings.cache_dir / "langchain" / f"{file_part(name)}-{digest[:12]}-{model}"
     if (folder / "index.faiss").is_file():
         # Our own pickle, written by save_local below; nothing from outside is deserialised.
         store = FAISS.load_local(str(folder), embeddings, allow_dangerous_deserialization=True)

@@ -88,7 +88,7 @@ def serve(index: Path, port: int, fake: bool, feedback_db: Path) -> None:
         from tests.fakes import FakeEmbedder
 
         embedder = FakeEmbedder()
-        service = KnowledgeService(IndexStore(index), embedder, embedder.model_id, ServiceConfig(0.4))
+        service = KnowledgeService(IndexStore(index), embedder, ServiceConfig(0.4))
     else:
         service = build_service(settings)
     service.load()

@@ -27,7 +27,7 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 
-from assistant.components import build_cache, build_embedder, build_sync_options, model_id
+from assistant.components import build_cache, build_embedder, build_sync_options, embedder_identity
 from assistant.retriever import Mode
 from assistant.settings import Settings
 from benchmarks.langchain_baseline import (
@@ -132,10 +132,11 @@ def langchain_rankings(
 def index_knowledge_base(kb: Path, settings: Settings) -> Path:
     """Our index of `kb` under <cache_dir>/quality, kept in sync; the embedding cache makes re-runs cheap."""
     where = hashlib.sha256(str(kb.resolve()).encode()).hexdigest()[:8]
-    store = IndexStore(settings.cache_dir / "quality" / f"{file_part(kb.name)}-{where}-{file_part(model_id(settings))}")
+    embedder = build_embedder(settings)
+    store = IndexStore(settings.cache_dir / "quality" / f"{file_part(kb.name)}-{where}-{file_part(embedder.model_id)}")
     cache = build_cache(settings)
     try:
-        sync_folder(kb, store, build_embedder(settings), cache, build_sync_options(settings))
+        sync_folder(kb, store, embedder, cache, build_sync_options(settings))
     finally:
         cache.close()
     return store.root
@@ -216,7 +217,9 @@ def compare_beir(folder: Path, settings: Settings, modes: Sequence[Mode], limit:
     # As eval.beir.chunks_to_search: enough chunks that about DOCS_PER_QUERY documents remain.
     k = min(1000, max(200, beir.DOCS_PER_QUERY * math.ceil(store.index.ntotal / max(documents, 1))))
     lc, _ = langchain_rankings(questions, store, embeddings, QrelsJudge(dataset.qrels, lambda s: s), k)
-    index = beir.cache_folder(settings.cache_dir, dataset, model_id(settings), settings.chunk_max_tokens) / "index"
+    # The folder `evaluate` built with its embedder, whose identity these settings give.
+    built = beir.cache_folder(settings.cache_dir, dataset, embedder_identity(settings), settings.chunk_max_tokens)
+    index = built / "index"
     manifest = IndexStore(index).current_manifest()
     return Comparison(
         str(folder),
@@ -266,7 +269,7 @@ def verdict(comparisons: Sequence[Comparison]) -> str:
 
 
 def markdown(comparisons: Sequence[Comparison], machine: str, settings: Settings) -> str:
-    out = [f"Machine: {machine}  ", f"Model: {model_id(settings)}; baseline: {DESCRIPTION}", ""]
+    out = [f"Machine: {machine}  ", f"Model: {embedder_identity(settings)}; baseline: {DESCRIPTION}", ""]
     out += table(comparisons, lambda c: ["all"])
     sliced = [c for c in comparisons if len(c.slices) > 1]
     if sliced:
@@ -282,7 +285,7 @@ def markdown(comparisons: Sequence[Comparison], machine: str, settings: Settings
 def to_json(comparisons: Sequence[Comparison], machine: str, settings: Settings) -> dict[str, Any]:
     return {
         "machine": machine,
-        "model": model_id(settings),
+        "model": embedder_identity(settings),
         "baseline": DESCRIPTION,
         "targets": [
             {

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.components import build_embedder, build_sync_options, model_id
+from assistant.components import build_embedder, build_sync_options, embedder_identity
 from assistant.settings import Settings
 from benchmarks.machine import machine_info
 from eval.beir import materialize
@@ -76,10 +76,9 @@ class FakeEmbedder:
 
 @dataclass
 class Setup:
-    """The embedder for the in-process rows, the model id the index records, and the CLI's environment."""
+    """The embedder for the in-process rows (its model_id is what the index records) and the CLI's environment."""
 
     embedder: Embedder
-    model_id: str
     cli_env: dict[str, str]
     description: str
 
@@ -128,23 +127,22 @@ def real_setup(settings: Settings, work: Path) -> Setup:
     _ = embedder.loaded
     load_s = time.perf_counter() - started
     source = settings.model_path_or_name
-    index_model = model_id(settings)
-    cli_model = model_id(_cli_settings(settings, work, source))
+    index_model = embedder.model_id
+    cli_model = embedder_identity(_cli_settings(settings, work, source))
     if cli_model != index_model:
         # The CLI would see another model and re-embed the whole corpus.
         raise SystemExit(f"the CLI would record model {cli_model!r}, the index has {index_model!r}")
-    return Setup(
-        embedder, index_model, _cli_env(work, source), f"{index_model}, loaded in {load_s:.1f} s (not in rows)"
-    )
+    return Setup(embedder, _cli_env(work, source), f"{index_model}, loaded in {load_s:.1f} s (not in rows)")
 
 
 def fake_setup(settings: Settings, work: Path) -> Setup:
     """The fake embedder; the CLI gets an empty folder as its model, so it can never run a real one."""
     guard = work / "fake-embedder"
     guard.mkdir(parents=True, exist_ok=True)
-    index_model = model_id(_cli_settings(settings, work, str(guard)))
+    # The identity the CLI's embedder will have, so the CLI row finds the index up to date.
+    cli_model = embedder_identity(_cli_settings(settings, work, str(guard)))
     description = "deterministic fake (--fake): no model, embedding costs nothing"
-    return Setup(FakeEmbedder(index_model), index_model, _cli_env(work, str(guard)), description)
+    return Setup(FakeEmbedder(cli_model), _cli_env(work, str(guard)), description)
 
 
 def edit_files(root: Path, count: int) -> list[str]:

@@ -75,10 +75,8 @@ def run_cli(argv: Sequence[str]) -> int:
     from assistant import cli, components
 
     embedder = fake_embedder()
-    # Ingest and serve both build their embedder through components.build_embedder; the service
-    # also checks the index against components.model_id.
+    # Ingest and serve both build their embedder through components.build_embedder.
     components.build_embedder = lambda settings: embedder  # type: ignore[assignment,return-value]
-    components.model_id = lambda settings: FAKE_MODEL  # type: ignore[assignment]
     return cli.main(list(argv))
 
 

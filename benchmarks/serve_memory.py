@@ -131,13 +131,13 @@ def parts(index: Path, traced: bool) -> dict[str, int]:
     Untraced, only the growth of VmRSS (tracemalloc's bookkeeping would inflate it).
     """
     from assistant.retriever import Retriever
-    from benchmarks.resync_cost import FAKE_MODEL, fake_embedder
+    from benchmarks.resync_cost import fake_embedder
     from ingest.store.layout import IndexStore
 
     def serve(folder: Path) -> Retriever:
         loaded = IndexStore(folder).load()
         loaded.keywords.warm()
-        return Retriever(loaded, fake_embedder(), FAKE_MODEL, ("en",))
+        return Retriever(loaded, fake_embedder(), ("en",))
 
     # Once on a tiny index first, so lazy imports are not counted.
     serve(index.parent / "base")

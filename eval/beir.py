@@ -157,7 +157,6 @@ def build_index(
     dataset: BeirDataset,
     cache_dir: Path,
     embedder: Embedder,
-    model_id: str,
     cache: EmbeddingCache,
     options: SyncOptions,
     progress: Progress | None = None,
@@ -168,7 +167,7 @@ def build_index(
     `open_store` opens an index folder with the configured backends (default: FAISS).
     """
     backend = open_store(cache_dir / "beir").vector_backend
-    root = cache_folder(cache_dir, dataset, model_id, options.chunk_max_tokens, backend)
+    root = cache_folder(cache_dir, dataset, embedder.model_id, options.chunk_max_tokens, backend)
     renamed = materialize(dataset.corpus, root / "corpus")
     (root / IDS_FILE).write_text(json.dumps(renamed, ensure_ascii=False, indent=1), encoding="utf-8")
     store = open_store(root / "index")

@@ -14,7 +14,6 @@ from assistant.components import (
     build_service,
     build_store,
     build_sync_options,
-    model_id,
 )
 from assistant.exceptions import AssistantError
 from assistant.retriever import Mode, Retriever
@@ -99,7 +98,6 @@ def _beir(
             dataset,
             settings.cache_dir,
             embedder,
-            model_id(settings),
             cache,
             build_sync_options(settings),
             progress,

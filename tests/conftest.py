@@ -87,7 +87,7 @@ def service(corpus, store, embedder, cache):
     from ingest.sync import sync_folder
 
     sync_folder(corpus, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     return service
 

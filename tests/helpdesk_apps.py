@@ -42,7 +42,7 @@ def knowledge_server(tmp_path: Path, frame_ancestors: list[str] | None = None) -
     cache = EmbeddingCache(tmp_path / "embeddings.sqlite")
     assert sync_folder(root, store, embedder, cache).failed == []
     cache.close()
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     settings = Settings(
         cache_dir=tmp_path / "cache",

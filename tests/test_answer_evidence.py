@@ -69,7 +69,7 @@ def indexed(tmp_path, store, cache, monkeypatch):
     embedder = TableEmbedder(VECTORS, DIM)
     sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, cache)
     index = store.load()
-    return Retriever(index, embedder, embedder.model_id), index
+    return Retriever(index, embedder), index
 
 
 def test_the_null_distribution_is_the_off_topic_banks_scores_on_this_collection(indexed) -> None:

@@ -130,10 +130,11 @@ def test_a_model_mismatch_found_at_first_load_is_a_503_not_a_500(corpus, store, 
     from assistant.service import KnowledgeService, ServiceConfig
     from assistant.settings import Settings
     from ingest.sync import sync_folder
+    from tests.fakes import FakeEmbedder
 
     sync_folder(corpus, store, embedder, cache)
     # Not loaded: the mismatch is found by the first request, as after a model setting change.
-    other = KnowledgeService(store, embedder, "another-model", ServiceConfig(min_dense_score=0.4))
+    other = KnowledgeService(store, FakeEmbedder(embedder.dim, "another-model"), ServiceConfig(min_dense_score=0.4))
     with TestClient(create_app(other, Settings())) as client:
         for response in (
             client.post("/v1/search", json={"query": "refund"}),

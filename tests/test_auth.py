@@ -62,7 +62,7 @@ def secure_service(tmp_path: Path, embedder, cache) -> KnowledgeService:
 
     store = IndexStore(tmp_path / "secure-index")
     sync_folder(root, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     return service
 

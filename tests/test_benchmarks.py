@@ -42,7 +42,7 @@ def test_reindex_speed_embeds_nothing_unchanged_and_only_the_changed_files(tmp_p
     root = tmp_path / "work" / "corpus"
     assert write_corpus(dataset, 30, root) == 30
     embedder = FakeEmbedder("fake-reindex")
-    setup = Setup(embedder, embedder.model_id, {}, "fake")
+    setup = Setup(embedder, {}, "fake")
     options = SyncOptions(chunk_max_tokens=40, chunk_min_tokens=5)
 
     result = run_benchmark(root, tmp_path / "work", setup, options, changed_files=3)
@@ -263,7 +263,7 @@ def test_web_sync_speed_rows_on_a_small_site(tmp_path: Path) -> None:
     from benchmarks.web_sync_speed import measure, render
 
     embedder = FakeEmbedder("fake-web")
-    rows = measure(40, Setup(embedder, embedder.model_id, {}, "fake"), SyncOptions(), tmp_path)
+    rows = measure(40, Setup(embedder, {}, "fake"), SyncOptions(), tmp_path)
     first, unchanged, changed = rows
     assert first.changed == 40 and first.embedded == first.chunks > 0
     # Unchanged: every page (and the sitemap) answered 304, nothing parsed or embedded.
@@ -282,7 +282,6 @@ def test_followup_latency_runs_on_a_tiny_conversation_set(tmp_path: Path, monkey
 
     fake = fakes.FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
     sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()
@@ -338,7 +337,6 @@ def test_suggest_latency_compares_a_ticket_with_one_ask(tmp_path: Path, monkeypa
 
     fake = fakes.FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     cache = EmbeddingCache(tmp_path / "cache.sqlite")
     sync_folder(conftest.write_corpus(tmp_path / "kb"), IndexStore(tmp_path / "index"), fake, cache)
     cache.close()

@@ -177,7 +177,7 @@ def test_thumbs_up_is_sent_in_one_click(panel, server) -> None:
 
 
 def test_not_found_state_still_shows_related_passages(browser, serve, service, store, embedder) -> None:
-    strict = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.99))
+    strict = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.99))
     strict.load()
     server = serve(strict)
     context = browser.new_context(viewport={"width": 400, "height": 900}, base_url=server.url)

@@ -57,7 +57,7 @@ def live(tmp_path, embedder, cache) -> Iterator[LiveServer]:
     root = write_corpus(write_corpus(tmp_path / "kb"), HOSTILE_FILES)
     store = IndexStore(tmp_path / "index")
     assert sync_folder(root, store, embedder, cache).failed == []
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.2))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.2))
     service.load()
     keys = [
         ApiKey(name="agent", sha256=hash_key(KEY), role="agent"),
@@ -205,7 +205,7 @@ def test_a_cited_pdf_still_opens_in_the_viewer_at_its_page(browser, tmp_path, em
     root = write_corpus(tmp_path / "kb", {"manual.pdf": make_pdf(["Unpack the kettle.", "Descale it monthly."])})
     store = IndexStore(tmp_path / "index")
     sync_folder(root, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.2))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.2))
     service.load()
     server = LiveServer(create_app(service, Settings(cache_dir=tmp_path / "c")))
     context = browser.new_context(base_url=server.url, accept_downloads=True)

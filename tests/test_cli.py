@@ -16,7 +16,6 @@ from tests.fakes import FakeEmbedder
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     return Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_dense_score=0.4)
 
 
@@ -137,7 +136,7 @@ def test_empty_question_is_refused(corpus, settings, capsys) -> None:
 @pytest.mark.parametrize("command", [["search", "refund"], ["ask", "refund"], ["serve"]])
 def test_an_index_built_with_another_model_exits_2_with_what_to_do(corpus, settings, capsys, monkeypatch, command):
     run(capsys, settings, "ingest", str(corpus), "--json")
-    monkeypatch.setattr(components, "model_id", lambda settings: "another-model")
+    monkeypatch.setattr(components, "build_embedder", lambda settings: FakeEmbedder(model_id="another-model"))
     assert cli.main(command, settings=settings) == 2
     assert "was built with model 'fake-embedder'" in capsys.readouterr().err.replace("\n", " ")
 

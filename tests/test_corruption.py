@@ -41,7 +41,7 @@ def two_versions(corpus: Path, store: IndexStore, embedder, cache) -> tuple[str,
 
 
 def fresh(store: IndexStore, embedder) -> KnowledgeService:
-    return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    return KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,6 @@ def test_serve_exits_2_naming_the_corrupt_file(corpus, store, embedder, cache, m
     sync_folder(corpus, store, embedder, cache)
     corrupt(store, str(store.current_version()))
     monkeypatch.setattr(components, "build_embedder", lambda settings: embedder)
-    monkeypatch.setattr(components, "model_id", lambda settings: embedder.model_id)
     assert cli.main(["serve", "--index", str(store.root)], settings=Settings()) == 2
     err = capsys.readouterr().err
     assert "vectors.faiss" in err and "assistant ingest" in err

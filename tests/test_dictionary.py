@@ -169,8 +169,8 @@ def test_a_finnish_question_finds_the_english_passage_only_through_the_dictionar
     index, embedder, dictionaries: Path
 ) -> None:
     question = "takuuta tuotteille?"
-    plain = Retriever(index, embedder, embedder.model_id)
-    translating = Retriever(index, embedder, embedder.model_id, translator=QueryTranslator(dictionaries))
+    plain = Retriever(index, embedder)
+    translating = Retriever(index, embedder, translator=QueryTranslator(dictionaries))
     assert plain.search(question, 5, mode="bm25").hits == []
     hits = translating.search(question, 5, mode="bm25").hits
     assert [h.chunk.source for h in hits] == ["warranty.md"]
@@ -188,7 +188,7 @@ def test_translations_are_matched_only_against_passages_of_their_language(
     store = IndexStore(tmp_path / "index2")
     files = {"fi.md": "# Ohje\n\nSana warranty on englantia.", "en.md": WARRANTY}
     sync_folder(write_corpus(tmp_path / "kb2", files), store, embedder, cache)
-    retriever = Retriever(store.load(), embedder, embedder.model_id, translator=QueryTranslator(dictionaries))
+    retriever = Retriever(store.load(), embedder, translator=QueryTranslator(dictionaries))
     assert [h.chunk.source for h in retriever.search("takuuta", 5, mode="bm25").hits] == ["en.md"]
 
 
@@ -202,8 +202,8 @@ def test_the_setting_off_and_same_language_questions_leave_results_unchanged(
     assert build_service(off).config.translator is None
     translator = build_service(Settings(index_dir=tmp_path / "index", dictionary_dir=dictionaries)).config.translator
     assert translator is not None and translator.installed() == [("fi", "en")]
-    plain = Retriever(index, embedder, embedder.model_id)
-    translating = Retriever(index, embedder, embedder.model_id, translator=QueryTranslator(dictionaries))
+    plain = Retriever(index, embedder)
+    translating = Retriever(index, embedder, translator=QueryTranslator(dictionaries))
     # English passages are searched with the English words; no en->fi dictionary is installed here.
     for question in ("two-year warranty", "parcels to Germany"):
         expected = [(h.chunk.text, h.score) for h in plain.search(question, 5).hits]

@@ -291,7 +291,7 @@ def planted(tmp_path_factory) -> Iterator[tuple[IndexStore, FakeEmbedder]]:
 
 def service_over(planted, chat_model: Any = None, min_dense_score: float = 0.3) -> KnowledgeService:
     store, embedder = planted
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score), chat_model)
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score), chat_model)
     service.load()
     return service
 
@@ -509,7 +509,7 @@ def test_cases_followed_is_zero(planted) -> None:
 def test_with_the_real_model_an_obeying_reply_is_still_overruled(tmp_path_factory) -> None:
     """Check (c) again with EmbeddingGemma deciding what a cited passage supports (one case per
     language plus the link and spoofing cases, to keep the model's share of the suite small)."""
-    from assistant.components import build_cache, build_embedder, model_id
+    from assistant.components import build_cache, build_embedder
 
     names = {"en_ignore", "fi_system", "pl_ignore", "th_system", "raw_url", "delimiter_spoof"}
     cases = [c for c in VISIBLE if c.name in names]
@@ -521,7 +521,7 @@ def test_with_the_real_model_an_obeying_reply_is_still_overruled(tmp_path_factor
     sync_folder(tmp / "kb", store, embedder, cache)
     cache.close()
     config = ServiceConfig(settings.min_dense_score, llm_min_support=settings.llm_min_support)
-    llm = KnowledgeService(store, embedder, model_id(settings), config, FakeListChatModel(responses=["unused"]))
+    llm = KnowledgeService(store, embedder, config, FakeListChatModel(responses=["unused"]))
     llm.load()
     followed: dict[str, list[str]] = {}
     echoes = replies = 0

@@ -23,7 +23,6 @@ def llm_service(service: KnowledgeService, chat_model: Any, **config: Any) -> Kn
     llm = KnowledgeService(
         service.store,
         service.embedder,
-        service.model_id,
         ServiceConfig(min_dense_score=0.4, **config),
         chat_model=chat_model,
     )

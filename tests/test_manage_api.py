@@ -169,7 +169,7 @@ def test_manage_needs_an_ingested_folder(tmp_path, embedder) -> None:
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.store.layout import IndexStore
 
-    empty = KnowledgeService(IndexStore(tmp_path / "none"), embedder, embedder.model_id, ServiceConfig(0.2))
+    empty = KnowledgeService(IndexStore(tmp_path / "none"), embedder, ServiceConfig(0.2))
     with TestClient(create_app(empty, Settings(cache_dir=tmp_path / "c"))) as client:
         assert client.get("/v1/manage/documents").json() == {"index_version": None, "documents": []}
         response = upload(client, ("a.md", b"# A"))

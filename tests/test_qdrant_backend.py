@@ -56,7 +56,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     fake = FakeEmbedder()
     # The CLI builds its ingest embedder through components.build_embedder.
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     return fake
 
 
@@ -120,7 +119,7 @@ def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedde
     root = write_corpus(tmp_path / "kb", files)
     store = qdrant_store(tmp_path)
     sync_folder(root, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     retriever = service.retriever()
     for query in ("partner parcels ship within 1 day", "parcel discount", "parcels"):
         for mode in ("dense", "hybrid"):
@@ -139,7 +138,7 @@ def test_a_group_filter_never_leaks_and_the_payload_carries_it(tmp_path, embedde
     assert report.embedded == 0 and report.updated == ["secret.md"]
     (record,) = client.retrieve(f"kb_{report.index_version}", secret[:1], with_payload=True)
     assert record.payload is not None and record.payload["groups"] == ["partners", "agents"]
-    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4)).retriever()
+    retriever = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4)).retriever()
     hits = retriever.search("partner parcels ship within 1 day", 10, Filters(groups=("agents",))).hits
     assert hits[0].chunk.source == "secret.md"
 
@@ -149,7 +148,7 @@ def test_an_ingest_that_fails_mid_way_leaves_the_alias_and_the_service_as_they_w
 ) -> None:
     store = qdrant_store(tmp_path)
     first = sync_folder(corpus, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     assert service.retriever().index.version == first.index_version
     (corpus / "new.md").write_text("# Gift wrapping\n\nGift wrapping costs 5 euros per parcel.")
     client = qdrant_index.handle(store.connection).client
@@ -233,7 +232,7 @@ def test_the_service_follows_the_alias_to_new_versions_without_restart(corpus, t
     store = qdrant_store(tmp_path)
     keep_two = SyncOptions(keep_versions=2)
     sync_folder(corpus, store, embedder, cache, keep_two)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     published = []
     for n in range(3):
@@ -269,7 +268,7 @@ def test_an_unchanged_folder_whose_live_collection_was_dropped_is_rebuilt_from_t
     assert sorted(again.added) == sorted(first.added) and again.embedded == 0
     assert len(embedder.embedded) == embedded  # every passage and sentence came from the embedding cache
     assert alias_target(store) == f"kb_{again.index_version}"
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     assert service.search("How many days do I have to return an item?", 3)[0].hits
 
@@ -278,10 +277,10 @@ def test_repeated_loads_open_one_client_and_leak_no_files_or_threads(corpus, tmp
     store = qdrant_store(tmp_path)
     sync_folder(corpus, store, embedder, cache)
     for _ in range(3):
-        KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).load()
+        KnowledgeService(store, embedder, ServiceConfig(0.4)).load()
     fds, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
     for _ in range(30):
-        fresh = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4))
+        fresh = KnowledgeService(store, embedder, ServiceConfig(0.4))
         fresh.load()
         assert fresh.search("returns", 3)[0].hits
     assert len(os.listdir("/proc/self/fd")) <= fds
@@ -377,7 +376,7 @@ def test_an_unreachable_server_is_a_clear_error_and_changes_nothing(corpus, fake
     assert "Qdrant at http://127.0.0.1:9 failed" in capsys.readouterr().err
     assert build_store(local).current_version() == before
     with pytest.raises(IndexError_, match="127.0.0.1:9"):
-        KnowledgeService(build_store(down), fake, fake.model_id, ServiceConfig(0.4)).load()
+        KnowledgeService(build_store(down), fake, ServiceConfig(0.4)).load()
 
 
 # --- A real Qdrant server (skipped without ASSISTANT_QDRANT_URL) ---
@@ -423,7 +422,7 @@ def test_server_snapshot_of_the_live_version_lists_and_serves(corpus, tmp_path, 
         name = f"{store.connection.name}_{report.index_version}"
         snapshot = client.create_snapshot(name, wait=True)
         assert snapshot is not None and snapshot.name in {s.name for s in client.list_snapshots(name)}
-        service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+        service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
         assert service.search("return an item within 30 days", 3)[0].hits[0].chunk.source == "returns.md"
         client.delete_snapshot(name, snapshot.name, wait=True)
     finally:

@@ -98,6 +98,6 @@ def test_the_service_answers_the_same_with_and_without_batching(corpus, store, e
     from ingest.sync import sync_folder
 
     sync_folder(corpus, store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4, query_batch_size=size))
+    service = KnowledgeService(store, embedder, ServiceConfig(0.4, query_batch_size=size))
     hits = service.retriever().search("How many days to return an item?", 3).hits
     assert hits[0].chunk.source == "returns.md"

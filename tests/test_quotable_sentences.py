@@ -89,7 +89,7 @@ def bilingual(tmp_path, store, cache, monkeypatch):
     embedder = TableEmbedder(VECTORS, DIM)
     sync_folder(write_corpus(tmp_path / "kb", DOCS), store, embedder, cache)
     index = store.load()
-    return Retriever(index, embedder, embedder.model_id), index
+    return Retriever(index, embedder), index
 
 
 def test_the_shift_between_languages_is_measured_on_the_collection(bilingual) -> None:

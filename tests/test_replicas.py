@@ -21,9 +21,7 @@ VOLATILE = {"conversation_id", "answer_id", "timings_ms"}
 @pytest.fixture
 def replicas(service, embedder, tmp_path: Path, postgres_server):
     """Replica A and replica B: separate services and apps, one index folder, one database."""
-    twin = KnowledgeService(
-        IndexStore(service.store.root), embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4)
-    )
+    twin = KnowledgeService(IndexStore(service.store.root), embedder, ServiceConfig(min_dense_score=0.4))
     twin.load()
     url = fresh_postgres_database(postgres_server)
     clients = []

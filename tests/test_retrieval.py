@@ -10,6 +10,7 @@ import pytest
 from assistant.retriever import Filters, ModelMismatch, Retriever, coverage_score_fusion, reciprocal_rank_fusion
 from ingest.sync import sync_folder
 from tests.conftest import CORPUS, write_corpus
+from tests.fakes import FakeEmbedder
 
 
 def test_reciprocal_rank_fusion_matches_hand_computation() -> None:
@@ -77,7 +78,7 @@ def test_tag_and_group_filters(tmp_path: Path, embedder, cache) -> None:
     (root / "returns.md.meta.json").write_text(json.dumps({"tags": ["policy"], "groups": ["internal"]}))
     store = IndexStore(tmp_path / "idx")
     sync_folder(root, store, embedder, cache)
-    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
+    retriever = KnowledgeService(store, embedder, ServiceConfig(0.4)).retriever()
     tagged = retriever.search("return item", 10, Filters(tags=("policy",))).hits
     assert {h.chunk.source for h in tagged} == {"returns.md"}
     outsider = retriever.search("return item within 30 days", 10, Filters(groups=("agents",))).hits
@@ -98,7 +99,7 @@ def test_a_restricted_document_does_not_shift_an_outsiders_scores(tmp_path: Path
     def retriever_over(root: Path, name: str) -> Retriever:
         store = IndexStore(tmp_path / name)
         sync_folder(root, store, embedder, cache)
-        return KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
+        return KnowledgeService(store, embedder, ServiceConfig(0.4)).retriever()
 
     with_secret = write_corpus(tmp_path / "kb", {**CORPUS, "hr/bonus.md": secret})
     (with_secret / "hr" / "bonus.md.meta.json").write_text(json.dumps({"groups": ["hr"]}))
@@ -124,15 +125,22 @@ def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder
     root = write_corpus(tmp_path / "kb", {"a/gift.md": text, "b/gift-copy.md": text, "other.md": "# Other\n\nHello."})
     store = IndexStore(tmp_path / "idx")
     sync_folder(root, store, embedder, cache)
-    retriever = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).retriever()
+    retriever = KnowledgeService(store, embedder, ServiceConfig(0.4)).retriever()
     hits = retriever.search("gift card validity", 5).hits
     assert [h.chunk.text for h in hits].count("Gift cards are valid for 36 months from purchase.") == 1
 
 
-def test_query_model_must_match_the_index_model(service) -> None:
-    index = service.store.load()
-    with pytest.raises(ModelMismatch, match="fake-embedder"):
-        Retriever(index, service.embedder, "another-model")
+def test_an_index_built_with_another_model_is_refused_by_the_serving_embedders_identity(corpus, store, cache) -> None:
+    """The embedder's own model_id is checked against the index: same vectors, another name, still refused."""
+    from assistant.service import KnowledgeService, ServiceConfig
+
+    sync_folder(corpus, store, FakeEmbedder(model_id="model-a"), cache)
+    serving = FakeEmbedder(model_id="model-b")
+    with pytest.raises(ModelMismatch, match="built with model 'model-a' but the configured model is 'model-b'"):
+        Retriever(store.load(), serving)
+    with pytest.raises(ModelMismatch, match="'model-a'.*'model-b'"):
+        KnowledgeService(store, serving, ServiceConfig(0.4)).load()
+    assert Retriever(store.load(), FakeEmbedder(model_id="model-a")).search("refund", 3).hits
 
 
 def _tiny_cross_encoder(folder: Path) -> Path:

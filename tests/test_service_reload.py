@@ -65,10 +65,10 @@ def _open_fds() -> int:
 
 def test_repeated_loads_do_not_leak_files_or_threads(service, store, embedder) -> None:
     for _ in range(3):
-        KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4)).load()
+        KnowledgeService(store, embedder, ServiceConfig(0.4)).load()
     fds, threads = _open_fds(), threading.active_count()
     for _ in range(50):
-        fresh = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(0.4))
+        fresh = KnowledgeService(store, embedder, ServiceConfig(0.4))
         fresh.load()
         fresh.search("returns", 3)
     assert _open_fds() <= fds
@@ -152,7 +152,7 @@ def test_warm_up_prepares_every_configured_language_without_calling_the_llm(corp
     recording = RecordingEmbedder()
     sync_folder(corpus, store, recording, cache)
     config = ServiceConfig(min_dense_score=0.4, languages=("en", "fi", "pl", "th"), query_batch_size=1)
-    service = KnowledgeService(store, recording, recording.model_id, config, FailingModel(responses=["unused"]))
+    service = KnowledgeService(store, recording, config, FailingModel(responses=["unused"]))
     analyzer._polish.cache_clear()
     analyzer._thai_stopwords.cache_clear()
 

@@ -31,18 +31,18 @@ def test_bundled_model_name_resolves_to_the_assembled_folder(tmp_path: Path) -> 
 
 def test_an_int8_index_is_refused_by_an_fp32_service_and_back(corpus, store, embedder, cache) -> None:
     """int8 vectors are not comparable with fp32 ones: switching ASSISTANT_EMBEDDING_INT8 must force a rebuild."""
-    from assistant.components import model_id
+    from assistant.components import embedder_identity
     from assistant.retriever import ModelMismatch
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.sync import sync_folder
     from tests.fakes import FakeEmbedder
 
-    fp32, int8 = model_id(Settings()), model_id(Settings(embedding_int8=True))
+    fp32, int8 = embedder_identity(Settings()), embedder_identity(Settings(embedding_int8=True))
     assert int8 == fp32 + "+int8"
     sync_folder(corpus, store, FakeEmbedder(embedder.dim, model_id=int8), cache)
     with pytest.raises(ModelMismatch, match=r"\+int8"):
-        KnowledgeService(store, embedder, fp32, ServiceConfig(0.4)).load()
-    KnowledgeService(store, embedder, int8, ServiceConfig(0.4)).load()
+        KnowledgeService(store, FakeEmbedder(embedder.dim, model_id=fp32), ServiceConfig(0.4)).load()
+    KnowledgeService(store, FakeEmbedder(embedder.dim, model_id=int8), ServiceConfig(0.4)).load()
 
 
 def test_the_database_url_must_be_postgresql() -> None:

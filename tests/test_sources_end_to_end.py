@@ -29,7 +29,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     fake = FakeEmbedder()
     # The CLI builds its ingest embedder through components.build_embedder.
     monkeypatch.setattr(components, "build_embedder", lambda settings: fake)
-    monkeypatch.setattr(components, "model_id", lambda settings: fake.model_id)
     return fake
 
 
@@ -126,7 +125,7 @@ def test_sync_then_ask_cites_each_source_at_its_own_url(servers, fake, tmp_path,
     assert again["sources"][0]["unchanged"] == ["SF-1"]
     assert cli.main(["sync", "--sources", str(path), "--source", "nope"], settings=settings) == 2
 
-    service = KnowledgeService(IndexStore(settings.index_dir), fake, fake.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(IndexStore(settings.index_dir), fake, ServiceConfig(min_dense_score=0.3))
     with TestClient(create_app(service, settings)) as client:
         for question, url, words in [
             ("How often should I descale the kettle with citric acid?", f"{web.url}/kettles", "Descale the Nordvik"),
@@ -144,7 +143,7 @@ def test_manage_lists_sources_runs_one_and_counts_it_in_metrics(servers, fake, t
     web, center, crm = servers
     path = sources_file(tmp_path, web, center.site, crm, schedule="every 6h")
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", sources_file=path)
-    service = KnowledgeService(IndexStore(settings.index_dir), fake, fake.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(IndexStore(settings.index_dir), fake, ServiceConfig(min_dense_score=0.3))
     with TestClient(create_app(service, settings)) as client:
         listed = client.get("/v1/manage/sources").json()
         assert [(s["name"], s["kind"], s["state"], s["items"]) for s in listed["sources"]] == [
@@ -180,7 +179,7 @@ def test_a_second_run_while_one_syncs_gets_409(servers, fake, tmp_path) -> None:
     web, center, crm = servers
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     settings.sources_file = sources_file(tmp_path, web, center.site, crm)
-    service = KnowledgeService(IndexStore(settings.index_dir), fake, fake.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(IndexStore(settings.index_dir), fake, ServiceConfig(min_dense_score=0.3))
     with TestClient(create_app(service, settings)) as client:
         runner = client.app.state.sources
         with runner._run_lock:
@@ -192,7 +191,7 @@ def test_serve_runs_the_schedules_in_the_background(servers, fake, tmp_path) -> 
     web, center, crm = servers
     path = sources_file(tmp_path, web, center.site, crm, schedule="every 1s")
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", sources_file=path)
-    service = KnowledgeService(IndexStore(settings.index_dir), fake, fake.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(IndexStore(settings.index_dir), fake, ServiceConfig(min_dense_score=0.3))
     app = create_app(service, settings)
     runner = app.state.sources
     runner.start_schedules()
@@ -211,6 +210,6 @@ def test_a_bad_sources_file_stops_serve_with_a_reason(tmp_path, fake, capsys) ->
     path = tmp_path / "sources.toml"
     path.write_text('[[source]]\nname = "x"\nkind = "web"\nstart = ["https://a.example/"]\nschedule = "0 99 * * *"\n')
     settings = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", sources_file=path)
-    service = KnowledgeService(IndexStore(settings.index_dir), fake, fake.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(IndexStore(settings.index_dir), fake, ServiceConfig(min_dense_score=0.3))
     with pytest.raises(Exception, match="not a cron expression"):
         create_app(service, settings)

@@ -49,7 +49,7 @@ def test_a_folder_source_and_an_ingested_folder_keep_each_others_documents(
 def test_a_folder_source_document_opens_from_its_own_folder(store, embedder, cache, tmp_path) -> None:
     handbook = write_corpus(tmp_path / "handbook", {"warranty.md": WARRANTY})
     sync_sources([FolderSource("handbook", handbook)], store, embedder, cache)
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.3))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.3))
     with TestClient(create_app(service, Settings(cache_dir=tmp_path / "c"))) as client:
         response = client.get("/v1/documents/handbook/warranty.md")
         assert response.status_code == 200 and response.text == WARRANTY

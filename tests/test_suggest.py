@@ -287,9 +287,7 @@ class TicketModel(FakeListChatModel):
 
 
 def llm_client(service: KnowledgeService, model: TicketModel) -> TestClient:
-    llm = KnowledgeService(
-        service.store, service.embedder, service.model_id, ServiceConfig(min_dense_score=0.4), chat_model=model
-    )
+    llm = KnowledgeService(service.store, service.embedder, ServiceConfig(min_dense_score=0.4), chat_model=model)
     llm.load()
     return TestClient(create_app(llm, Settings()))
 

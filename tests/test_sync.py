@@ -211,7 +211,7 @@ def test_sigkill_during_ingest_keeps_the_previous_version_serving(corpus, store,
 
     ingest(corpus, store, embedder, cache)
     # A process that was serving before the kills and keeps serving through them.
-    service = KnowledgeService(store, embedder, embedder.model_id, ServiceConfig(min_dense_score=0.4))
+    service = KnowledgeService(store, embedder, ServiceConfig(min_dense_score=0.4))
     service.load()
     rng = random.Random(1)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
