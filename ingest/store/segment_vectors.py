@@ -72,6 +72,11 @@ def rebuild(
     """A version's vector index made again, as its manifest entry `spec` says it was built, from the
     rows of its segments (`records`, under `folder`) that it still holds (`held`, by segment).
 
+    Measured 2026-12-03 on the shared 2-core machine (load 5), 768 dims in four segments, 1% of the big
+    one deleted, best and worst of three: 21,252 rows 0.16-0.40 s, 100,000 rows 0.67-1.7 s; reading
+    the same vectors as one vectors.faiss took 0.06-0.10 s and 0.36-0.44 s (the rows are copied out of
+    the map, then into the index).
+
     Raises:
         OSError, ValueError: a segment's vector files are missing or malformed, or lack rows it holds.
     """
