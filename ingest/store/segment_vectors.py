@@ -47,7 +47,7 @@ def stored_in(record: SegmentRecord) -> bool:
 def live_rows(folder: Path, held: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """The ids and vectors of the segment's rows whose id is in `held`.
 
-    The vectors are memory-mapped: only the rows kept are copied (all of them: none, the map is returned).
+    The vectors are memory-mapped: only the rows kept are copied, and none when every row is kept.
 
     Raises:
         ValueError: the files do not hold one `dim`-wide float32 row per int64 id.
