@@ -365,7 +365,7 @@ def test_index_footprint_counts_what_the_index_holds(service, store, capsys, mon
     assert row["sentences"] == sum(len(loaded.sentences.of(i)[0]) for i in loaded.chunks) > row["passages"]
     chunk_bytes = sum(store.segments.joinpath(s.name, "chunks.jsonl").stat().st_size for s in loaded.manifest.segments)
     assert row["bytes_per_passage"]["chunks.jsonl"] == round(chunk_bytes / row["passages"])
-    assert set(row["bytes_per_passage"]) >= {"vectors.faiss", "sentence_vectors.npy", "manifest.json"}
+    assert set(row["bytes_per_passage"]) >= {"passage_vectors.npy", "sentence_vectors.npy", "manifest.json"}
     assert row["rss_bytes_per_passage"] == 1000
     cost = index_footprint.load_cost(store.root)
     assert cost["passages"] == row["passages"] and cost["rss_bytes"] >= 0

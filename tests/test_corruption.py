@@ -15,13 +15,21 @@ from assistant.settings import Settings
 from ingest.store.layout import IndexCorrupt, IndexStore
 from ingest.sync import sync_folder
 
-SEGMENT_FILES = {"chunks.jsonl", "sentence_rows.npy", "sentence_spans.npy", "sentence_vectors.npy"}
+SEGMENT_FILES = {
+    "chunks.jsonl",
+    "sentence_rows.npy",
+    "sentence_spans.npy",
+    "sentence_vectors.npy",
+    "passage_ids.npy",
+    "passage_vectors.npy",
+}
 
 
-def corrupt(store: IndexStore, version: str, name: str = "vectors.faiss") -> None:
+def corrupt(store: IndexStore, version: str, name: str = "passage_vectors.npy") -> None:
     """Flip a byte of a checksummed file; cut the manifest (which holds the checksums) in half.
 
-    Passages and sentences live in segments: their files are those of the segment `version` wrote.
+    Passages, sentences and (flat FAISS) passage vectors live in segments: their files are those of the
+    segment `version` wrote.
     """
     path = (store.segments if name in SEGMENT_FILES else store.versions) / version / name
     data = bytearray(path.read_bytes())
@@ -45,7 +53,7 @@ def fresh(store: IndexStore, embedder) -> KnowledgeService:
 
 
 @pytest.mark.parametrize(
-    "damaged", ["vectors.faiss", "chunks.jsonl", "sentence_vectors.npy", "keyword.npz", "manifest.json"]
+    "damaged", ["passage_vectors.npy", "chunks.jsonl", "sentence_vectors.npy", "keyword.npz", "manifest.json"]
 )
 def test_a_corrupt_live_version_falls_back_to_the_previous_one(corpus, store, embedder, cache, caplog, damaged) -> None:
     first, second = two_versions(corpus, store, embedder, cache)
@@ -65,7 +73,8 @@ def test_a_corrupt_live_version_falls_back_to_the_previous_one(corpus, store, em
 
 def test_with_no_loadable_version_start_up_fails_with_a_human_error(corpus, store, embedder, cache) -> None:
     first, second = two_versions(corpus, store, embedder, cache)
-    corrupt(store, first)
+    # The first version's own file: the segments' files are shared by both versions.
+    corrupt(store, first, "keyword.npz")
     corrupt(store, second, "chunks.jsonl")
     with pytest.raises(NoLoadableIndex) as info:
         fresh(store, embedder).load()
@@ -80,7 +89,7 @@ def test_serve_exits_2_naming_the_corrupt_file(corpus, store, embedder, cache, m
     monkeypatch.setattr(components, "build_embedder", lambda settings: embedder)
     assert cli.main(["serve", "--index", str(store.root)], settings=Settings()) == 2
     err = capsys.readouterr().err
-    assert "vectors.faiss" in err and "assistant ingest" in err
+    assert "passage_vectors.npy" in err and "assistant ingest" in err
 
 
 def test_the_next_ingest_rebuilds_a_corrupt_index_and_the_service_moves_on(corpus, store, embedder, cache) -> None:

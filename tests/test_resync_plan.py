@@ -86,7 +86,7 @@ def test_damage_the_quick_check_cannot_see_rebuilds_when_the_index_is_loaded(
     trusted, corpus, store, embedder, cache
 ) -> None:
     ingest(corpus, store, embedder, cache)
-    vectors = store.versions / str(store.current_version()) / "vectors.faiss"
+    vectors = store.segments / str(store.current_version()) / "passage_vectors.npy"
     stat = vectors.stat()
     data = bytearray(vectors.read_bytes())
     data[len(data) // 2] ^= 0xFF

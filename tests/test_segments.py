@@ -151,7 +151,9 @@ def write_format_1(store: IndexStore, index: LoadedIndex) -> str:
     )
     files = [folder / "chunks.jsonl", folder / "sentences.npz"]
     files += [*index.vectors.save(folder), *index.keywords.save(folder)]
-    manifest = replace(index.manifest, index_version=version, format_version=LEGACY_FORMAT, segments=[])
+    manifest = replace(
+        index.manifest, index_version=version, format_version=LEGACY_FORMAT, segments=[], vectors_in_segments=False
+    )
     manifest.checksums = {p.name: sha256_file(p) for p in files}
     manifest.file_stats = {p.name: file_stat(p) for p in files}
     (folder / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")

@@ -13,6 +13,7 @@ import pytest
 from assistant.components import build_sync_options
 from assistant.settings import Settings
 from ingest.embedding_cache import EmbeddingCache
+from ingest.store import segment_vectors
 from ingest.store.backends import (
     UnknownBackend,
     create_keyword_index,
@@ -24,6 +25,7 @@ from ingest.store.backends import (
 from ingest.store.base import Connection, KeywordIndex, VectorIndex
 from ingest.store.faiss_index import FaissParams
 from ingest.store.layout import IndexFormatMismatch, IndexStore
+from ingest.store.manifest import SegmentRecord
 from ingest.store.qdrant_index import close_clients
 from ingest.sync import sync_folder
 from tests.fakes import FakeEmbedder
@@ -91,6 +93,37 @@ def test_the_index_turns_approximate_past_the_threshold_and_back_when_it_shrinks
     index.remove(ids[50:200])
     assert index.describe()["kind"] == "flat" and index.count() == 200
     assert np.allclose(index.vectors(ids[200:202]), vectors[200:202], atol=1e-6)
+
+
+def test_only_the_exact_index_is_rebuilt_from_segment_rows_and_it_searches_as_before(tmp_path: Path) -> None:
+    """Flat FAISS is its rows, so versions keep them in segments; IVF's trained lists and Qdrant's server do not."""
+    ids, vectors = clustered_vectors(300, 16)
+    exact, approximate = create_vector_index(16), create_vector_index(16, params=IVF)
+    approximate.add(ids, vectors)
+    qdrant = create_vector_index(16, "qdrant", connection=Connection(tmp_path / "qdrant-root"))
+    try:
+        assert exact.rows_in_segments and not approximate.rows_in_segments and not qdrant.rows_in_segments
+    finally:
+        close_clients()
+    exact.add(ids, vectors)
+    exact.remove(ids[:40])
+    # Two segments, the first with a deletion list of its first 40 rows.
+    records = []
+    for name, part in (("old", slice(0, 200)), ("new", slice(200, 300))):
+        (tmp_path / name).mkdir()
+        segment_vectors.save(tmp_path / name, ids[part], vectors[part])
+        records.append(SegmentRecord(name, len(ids[part]), {}, {}))
+    held = {"old": ids[40:200], "new": ids[200:]}
+    rebuilt = segment_vectors.rebuild(exact.describe(), 16, tmp_path, records, held)
+    assert rebuilt.rows_in_segments and rebuilt.describe() == exact.describe() and rebuilt.count() == 260
+    for row in (0, 45, 250):
+        found, scores = rebuilt.search(vectors[row], 20)
+        expected, expected_scores = exact.search(vectors[row], 20)
+        assert list(found) == list(expected) and np.allclose(scores, expected_scores, atol=1e-6)
+    # A passage the version holds but no segment has a vector for is an error, not a silent miss.
+    lacking = {"old": np.append(ids[40:200], 7), "new": ids[200:]}
+    with pytest.raises(ValueError, match="260 vectors of the version's 261 passages"):
+        segment_vectors.rebuild(exact.describe(), 16, tmp_path, records, lacking)
 
 
 def test_lists_are_trained_again_only_once_the_collection_outgrows_them() -> None:

@@ -149,11 +149,11 @@ def test_other_model_rebuilds_everything(corpus, store, embedder, cache) -> None
 def test_corrupted_index_file_is_refused(corpus, store, embedder, cache) -> None:
     ingest(corpus, store, embedder, cache)
     version = store.current_version()
-    vectors = store.versions / str(version) / "vectors.faiss"
+    vectors = store.segments / str(version) / "passage_vectors.npy"
     data = bytearray(vectors.read_bytes())
     data[-5] ^= 0xFF
     vectors.write_bytes(bytes(data))
-    with pytest.raises(IndexCorrupt, match="vectors.faiss"):
+    with pytest.raises(IndexCorrupt, match="passage_vectors.npy"):
         store.load()
 
 

@@ -52,6 +52,13 @@ class VectorIndex(Protocol):
     @property
     def dim(self) -> int: ...
 
+    @property
+    def rows_in_segments(self) -> bool:
+        """Whether this index is nothing but its vectors, rebuilt at load from the rows the segments store
+        (FAISS flat): its versions then save no file of their own. False when the index holds more than
+        the rows (IVF's lists, trained over all of them) or keeps them elsewhere (a server)."""
+        ...
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
     def remove(self, ids: np.ndarray) -> None: ...

@@ -91,6 +91,11 @@ class FaissVectorIndex:
         return self._dim
 
     @property
+    def rows_in_segments(self) -> bool:
+        """An exact index is its rows; IVF's lists are trained over all of them, so it saves its own file."""
+        return self.kind == "flat"
+
+    @property
     def kind(self) -> str:
         return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
 

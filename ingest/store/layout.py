@@ -3,21 +3,25 @@
 Layout of an index directory:
     CURRENT                 name of the live version (replaced atomically with os.replace)
     versions/<version>/     manifest.json (which segments the version reads, and the passages of each
-                            it no longer holds), vectors.faiss (or, with Qdrant, qdrant.json: the
-                            collection and its size), keyword.npz, keyword_vocab.json
-    segments/<name>/        chunks.jsonl, sentence_rows.npy, sentence_spans.npy, sentence_vectors.npy:
-                            passages and their sentences, written once by the ingest that added them
-                            (named after its version) and shared by every later version that keeps
-                            them (ingest.store.segments: when segments are merged)
+                            it no longer holds), keyword.npz, keyword_vocab.json, and, for a vector
+                            index that is more than its rows, its own file: vectors.faiss (IVF), or
+                            with Qdrant qdrant.json (the collection and its size)
+    segments/<name>/        chunks.jsonl, sentence_rows.npy, sentence_spans.npy, sentence_vectors.npy,
+                            and for flat FAISS passage_ids.npy, passage_vectors.npy: passages, their
+                            sentences and vectors, written once by the ingest that added them (named
+                            after its version) and shared by every later version that keeps them
+                            (ingest.store.segments: when segments are merged)
     qdrant/                 Qdrant's local-mode storage (collections <alias>_<version>), when no server is set
     versions/.tmp-*         a version being written; never read, removed by the next ingest
     segments/.tmp-*         a segment being written; never named by a manifest, removed by the next ingest
     .lock                   held by the one ingest allowed at a time
     source-runs.json        when each configured source last ran and how it went (not versioned)
 This module (with segments.py and the backends it loads) is the only code that opens these files.
-The vector and keyword indexes are still written whole into every version folder: their backends
-own their files (a FAISS index is one file), and they are a fifth of the bytes. A format-1 version
-(chunks.jsonl and sentences.npz in its own folder) is still read, and the next ingest moves it to segments.
+The keyword index, and a vector index that is more than its rows, are still written whole into every
+version folder: their backends own their files. A flat FAISS index is rebuilt at load from its
+segments' rows (ingest.store.segment_vectors). A format-1 version (chunks.jsonl and sentences.npz in
+its own folder) and a format-2 one (vectors.faiss in every version) are still read; the next ingest
+moves their passages, or their vectors, into segments.
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from assistant.exceptions import AssistantError
 from ingest.calibration import Calibration
 from ingest.checksums import sha256_file
 from ingest.documents import Chunk
-from ingest.store import segments
-from ingest.store.backends import DEFAULT_VECTORS, UnknownBackend, load_indexes, version_catalog
+from ingest.store import segment_vectors, segments
+from ingest.store.backends import DEFAULT_VECTORS, UnknownBackend, load_indexes, load_keyword_index, version_catalog
 from ingest.store.base import (
     BackendDataMissing,
     BackendUnavailable,
@@ -53,8 +57,8 @@ from ingest.store.base import (
 )
 from ingest.store.durable import file_stat, fsync_dir, fsync_file, seal
 from ingest.store.manifest import FILE as MANIFEST_FILE
-from ingest.store.manifest import FORMAT_VERSION, LEGACY_FORMAT, Manifest, SegmentRecord, segment_names
-from ingest.store.segments import CHUNKS_FILE
+from ingest.store.manifest import LEGACY_FORMAT, READABLE_FORMATS, Manifest, SegmentRecord, segment_names
+from ingest.store.segments import CHUNKS_FILE, read_chunks
 from ingest.store.sentence_index import FILES as SENTENCE_FILES
 from ingest.store.sentence_index import LEGACY_FILE as LEGACY_SENTENCES_FILE
 from ingest.store.sentence_index import SentenceIndex
@@ -94,14 +98,6 @@ def new_version_name() -> str:
 def built_vector_backend(manifest: Manifest) -> str:
     """The vector backend a version was built with, from its manifest (versions without the record used the default)."""
     return str((manifest.backends.get("vectors") or {}).get("name", DEFAULT_VECTORS))
-
-
-def read_chunks(path: Path) -> Iterator[Chunk]:
-    """The passages of a chunks.jsonl, in order (the one place they are parsed)."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            chunk = Chunk.from_dict(json.loads(line))
-            yield chunk
 
 
 @dataclass
@@ -182,20 +178,24 @@ class IndexStore:
         """Write a complete version beside the live one; it becomes visible only via publish().
 
         Passages `base` (the version this one is made from) holds unchanged stay in its segments;
-        the others, with their sentences from `sentences`, go into one new segment.
+        the others, with their sentences from `sentences` (and their vectors from `vectors`, when
+        that index is only its rows), go into one new segment.
 
         Raises:
             IndexCorrupt: a segment about to be merged (copied) fails its checksum.
         """
         self.versions.mkdir(parents=True, exist_ok=True)
-        shared, fresh = self._share(chunks, base)
+        in_segments = vectors.rows_in_segments
+        shared, fresh = self._share(chunks, base, in_segments)
         if fresh:
-            ids = [chunk_int_id(c.chunk_id) for c in fresh]
-            shared.append(segments.write_segment(self.segments, manifest.index_version, fresh, sentences, ids))
-        manifest.segments = shared
+            ids = ids_of(fresh)
+            rows = vectors.vectors(ids) if in_segments else None
+            shared.append(segments.write_segment(self.segments, manifest.index_version, fresh, sentences, ids, rows))
+        manifest.segments, manifest.vectors_in_segments = shared, in_segments
         tmp = self.versions / f"{TMP_PREFIX}{manifest.index_version}"
         tmp.mkdir()
-        manifest.checksums, manifest.file_stats = seal([*vectors.save(tmp), *keywords.save(tmp)])
+        own = keywords.save(tmp) if in_segments else [*vectors.save(tmp), *keywords.save(tmp)]
+        manifest.checksums, manifest.file_stats = seal(own)
         manifest.chunk_count = len(chunks)
         (tmp / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         fsync_file(tmp / MANIFEST_FILE)
@@ -204,12 +204,20 @@ class IndexStore:
         fsync_dir(self.versions)
         return final
 
-    def _share(self, chunks: list[Chunk], base: LoadedIndex | None) -> tuple[list[SegmentRecord], list[Chunk]]:
-        """The segments of `base` the new version keeps reading, and the passages for its new segment."""
+    def _share(
+        self, chunks: list[Chunk], base: LoadedIndex | None, in_segments: bool
+    ) -> tuple[list[SegmentRecord], list[Chunk]]:
+        """The segments of `base` the new version keeps reading, and the passages for its new segment.
+
+        With `in_segments` a segment written without vectors (format 2, or while the index was IVF or
+        in Qdrant) is merged: its passages' vectors are written into the new segment, once.
+        """
         if base is None or not base.segment_ids:
             return [], list(chunks)
         ids = [chunk_int_id(c.chunk_id) for c in chunks]
-        plan = segments.plan(base.manifest.segments, base.segment_ids, base.chunks, chunks, ids)
+        records = base.manifest.segments
+        lacking = {r.name for r in records if not segment_vectors.stored_in(r)} if in_segments else set()
+        plan = segments.plan(records, base.segment_ids, base.chunks, chunks, ids, lacking)
         # A merge copies rows into a new checksummed segment: never copy corrupt ones.
         self._verify_files(base.manifest, [self._segment_files(r) for r in plan.merged], quick=False)
         return plan.shared, plan.fresh
@@ -230,8 +238,9 @@ class IndexStore:
             manifest = Manifest.read(self.versions / version)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorrupt(f"manifest of index version {version} is unreadable: {exc}") from exc
-        if manifest.format_version not in (FORMAT_VERSION, LEGACY_FORMAT):
-            raise IndexFormatMismatch(f"index format {manifest.format_version} is not {FORMAT_VERSION}; re-run ingest")
+        if manifest.format_version not in READABLE_FORMATS:
+            readable = ", ".join(map(str, READABLE_FORMATS))
+            raise IndexFormatMismatch(f"index format {manifest.format_version} is not {readable}; re-run ingest")
         return manifest
 
     def _segment_files(self, record: SegmentRecord) -> list[tuple[str, Path, str, str]]:
@@ -304,21 +313,14 @@ class IndexStore:
         manifest = self._manifest(version)
         if verify:
             self._verify(manifest, quick=False, skim_sentences=map_sentences)
-        try:
-            vectors, keywords = load_indexes(folder, manifest.backends, self.connection)
-        except UnknownBackend as exc:
-            raise IndexFormatMismatch(f"index version {version}: {exc}; re-run ingest with this build") from exc
-        except BackendDataMissing as exc:
-            raise IndexCorrupt(f"index version {version}: {exc}; re-run ingest to rebuild it") from exc
-        except BackendUnavailable as exc:
-            raise IndexError_(f"index version {version}: {exc}") from exc
         if manifest.format_version == LEGACY_FORMAT:
+            vectors, keywords = self._indexes(manifest, {})
             chunks = {chunk_int_id(c.chunk_id): c for c in read_chunks(folder / CHUNKS_FILE)}
             # Versions written before sentence vectors existed still serve (answers fall back to words).
             has_sentences = (folder / LEGACY_SENTENCES_FILE).exists()
             sentences = SentenceIndex.load_legacy(folder) if has_sentences else SentenceIndex(vectors.dim)
             return LoadedIndex(manifest, chunks, vectors, keywords, sentences)
-        chunks, sentences, segment_ids = {}, SentenceIndex(vectors.dim), {}
+        chunks, sentences, segment_ids = {}, SentenceIndex(manifest.dimensions), {}
         for record in manifest.segments:
             try:
                 held = self._segment_chunks(record)
@@ -329,7 +331,29 @@ class IndexStore:
             segment_ids[record.name] = np.fromiter(held, dtype=np.int64, count=len(held))
             part.keep_only(held)
             sentences.include(part)
+        vectors, keywords = self._indexes(manifest, segment_ids)
         return LoadedIndex(manifest, chunks, vectors, keywords, sentences, segment_ids)
+
+    def _indexes(self, manifest: Manifest, segment_ids: dict[str, np.ndarray]) -> tuple[VectorIndex, KeywordIndex]:
+        """The version's vector and keyword indexes as it was built: loaded from its folder, or (vectors
+        in its segments) the vector index made again from the rows `segment_ids` says it holds."""
+        version, folder, spec = manifest.index_version, self.versions / manifest.index_version, manifest.backends
+        try:
+            if not manifest.vectors_in_segments:
+                return load_indexes(folder, spec, self.connection)
+            keywords = load_keyword_index(folder, spec.get("keywords"))
+            vectors = segment_vectors.rebuild(
+                spec.get("vectors"), manifest.dimensions, self.segments, manifest.segments, segment_ids
+            )
+        except UnknownBackend as exc:
+            raise IndexFormatMismatch(f"index version {version}: {exc}; re-run ingest with this build") from exc
+        except BackendDataMissing as exc:
+            raise IndexCorrupt(f"index version {version}: {exc}; re-run ingest to rebuild it") from exc
+        except BackendUnavailable as exc:
+            raise IndexError_(f"index version {version}: {exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"passage vectors of index version {version} are unreadable: {exc}") from exc
+        return vectors, keywords
 
     def _segment_chunks(self, record: SegmentRecord) -> dict[int, Chunk]:
         """The passages of a segment its version still holds, by int id."""

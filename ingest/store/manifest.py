@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# 2: passages and their sentences live in shared segments (ingest.store.segments), listed by each
-# manifest. 1: each version folder held a full copy of them; still read (ingest.store.layout).
-FORMAT_VERSION = 2
+# 3: a flat FAISS version keeps no vectors.faiss; its segments hold their passages' vectors
+# (ingest.store.segment_vectors). 2: passages and their sentences live in shared segments
+# (ingest.store.segments), listed by each manifest. 1: each version folder held a full copy of them.
+# All three are read (ingest.store.layout).
+FORMAT_VERSION = 3
+SEGMENTS_FORMAT = 2
 LEGACY_FORMAT = 1
+READABLE_FORMATS = (FORMAT_VERSION, SEGMENTS_FORMAT, LEGACY_FORMAT)
 FILE = "manifest.json"
 
 
@@ -84,6 +88,9 @@ class Manifest:
     backends: dict[str, Any] = field(default_factory=dict)
     # The segments holding this version's passages, oldest first; empty in format-1 versions.
     segments: list[SegmentRecord] = field(default_factory=list)
+    # Whether the passage vectors are the segments' own rows (no vector file in the version folder);
+    # False in versions of formats 1 and 2, and for backends that cannot share them (IVF, Qdrant).
+    vectors_in_segments: bool = False
 
     def to_json(self) -> str:
         # What asdict gives, built shallowly: asdict deep-copies every record (seconds at 10k documents).

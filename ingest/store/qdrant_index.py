@@ -120,6 +120,11 @@ class QdrantVectorIndex:
     def dim(self) -> int:
         return self._dim
 
+    @property
+    def rows_in_segments(self) -> bool:
+        """The vectors live in the server's collection, which each version keeps (qdrant.json names it)."""
+        return False
+
     def _create(self, name: str) -> None:
         client = self._handle.client
         with self._handle.use():

@@ -9,6 +9,8 @@ that costs readers:
 - when the version would read more than MAX_SEGMENTS segments, every segment but the one holding
   the most live passages is merged into the new one (each segment is files to open, checksum and
   map at every load); the big one stays shared, so a merge costs the small segments, not the index.
+A segment may also hold its passages' vectors (ingest.store.segment_vectors); a version whose vectors
+live in its segments merges, once, every segment written without them.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ingest.documents import Chunk
+from ingest.store import segment_vectors
 from ingest.store.durable import fsync_dir, seal
 from ingest.store.manifest import SegmentRecord
 from ingest.store.sentence_index import SentenceIndex
@@ -33,14 +36,28 @@ TMP_PREFIX = ".tmp-"
 MAX_SEGMENTS = 8
 
 
+def read_chunks(path: Path) -> Iterator[Chunk]:
+    """The passages of a chunks.jsonl, in order (the one place they are parsed)."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            yield Chunk.from_dict(json.loads(line))
+
+
 def write_segment(
-    folder: Path, name: str, chunks: Sequence[Chunk], sentences: SentenceIndex, chunk_ints: Iterable[int]
+    folder: Path,
+    name: str,
+    chunks: Sequence[Chunk],
+    sentences: SentenceIndex,
+    chunk_ints: Iterable[int],
+    vectors: np.ndarray | None = None,
 ) -> SegmentRecord:
-    """Write `chunks` (whose ids are `chunk_ints`) and their sentences as segment `name` under `folder`.
+    """Write `chunks` (whose ids are `chunk_ints`), their sentences and, when given, their `vectors`
+    (one row per chunk, in order) as segment `name` under `folder`.
 
     The files go to a temp folder, are checksummed and fsynced once, and the folder is renamed into
     place: a killed ingest leaves only a temp folder, which no manifest names.
     """
+    ids = np.fromiter(chunk_ints, dtype=np.int64)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"{TMP_PREFIX}{name}-{secrets.token_hex(3)}"
     tmp.mkdir()
@@ -49,7 +66,10 @@ def write_segment(
         with chunk_path.open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        checksums, stats = seal([chunk_path, *sentences.save(tmp, chunk_ints)])
+        files = [chunk_path, *sentences.save(tmp, ids)]
+        if vectors is not None:
+            files += segment_vectors.save(tmp, ids, vectors)
+        checksums, stats = seal(files)
         fsync_dir(tmp)
         tmp.rename(folder / name)
     except BaseException:
@@ -93,9 +113,11 @@ def plan(
     base_chunks: Mapping[int, Chunk],
     chunks: Sequence[Chunk],
     chunk_ints: Sequence[int],
+    unshareable: Set[str] = frozenset(),
 ) -> Plan:
     """Which of the base version's segments (`records`, holding `segment_ids`) the next version, of
-    `chunks` with ids `chunk_ints`, shares; and what its new segment must hold."""
+    `chunks` with ids `chunk_ints`, shares; and what its new segment must hold. Segments named in
+    `unshareable` (those lacking the vectors the next version reads from its segments) are merged."""
     home = {i: name for name, ids in segment_ids.items() for i in ids.tolist()}
     unchanged: dict[str, set[int]] = {}
     for chunk, chunk_int in zip(chunks, chunk_ints, strict=True):
@@ -105,7 +127,7 @@ def plan(
         if name is not None and base_chunks.get(chunk_int) == chunk:
             unchanged.setdefault(name, set()).add(chunk_int)
     new_rows = len(chunks) - sum(len(v) for v in unchanged.values())
-    keep = shared_segments(records, {k: len(v) for k, v in unchanged.items()}, new_rows)
+    keep = shared_segments(records, {k: len(v) for k, v in unchanged.items()}, new_rows) - unshareable
     shared = []
     for record in records:
         if record.name in keep:
