@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 ONNX_FILE = "embedding.onnx"
 META_FILE = "export.json"
+# The model's tokenizer as the Rust `tokenizers` library reads it: what transformers' fast tokenizer
+# runs underneath, saved from it once, so embedding never imports transformers (nor torch through it).
+TOKENIZER_FILE = "tokenizer.json"
 # Bump when the export itself changes; older exports are then redone.
 EXPORT_FORMAT = 1
 MIN_AGREEMENT = 0.99999
@@ -120,7 +123,8 @@ def _export_and_check(model_dir: Path, staging: Path) -> float:
         raise OnnxExportError(f"torch.onnx.export failed for {model_dir}: {exc}") from exc
     texts = list(_CHECK_TEXTS)
     expected = np.asarray(model.encode(texts, normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
-    runner = _OnnxRunner(staging / ONNX_FILE, model.tokenizer, int(model.max_seq_length or 512))
+    runner = _OnnxRunner(staging / ONNX_FILE, hf_encoder(model.tokenizer, int(model.max_seq_length or 512)))
+    save_tokenizer(model.tokenizer, staging)
     # One text at a time and all together: both dynamic axes must hold.
     got = np.vstack([runner.run([t]) for t in texts])
     together = runner.run(texts)
@@ -157,10 +161,71 @@ def _export(model: Any, path: Path, torch: Any) -> None:
     program.save(str(path), external_data=True)
 
 
+Encode = Callable[[list[str]], Any]  # texts -> {"input_ids", "attention_mask"}, padded to the longest
+
+
+def hf_encoder(tokenizer: Any, max_length: int) -> Encode:
+    """A transformers tokenizer's batch encoding, as sentence-transformers calls it."""
+    return lambda texts: tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+
+
+class FastTokenizer:
+    """The model's tokenizer on the `tokenizers` library alone: the same ids as transformers' fast tokenizer.
+
+    Two instances of one tokenizer.json: counting must never truncate, while a batch is truncated to
+    the model's length and padded to its longest text, right, with the pad id, as transformers does.
+    """
+
+    def __init__(self, path: Path, max_length: int, pad_token: str) -> None:
+        from tokenizers import Tokenizer
+
+        self._counting = Tokenizer.from_file(str(path))
+        self._counting.no_truncation()
+        self._counting.no_padding()
+        self._batching = Tokenizer.from_file(str(path))
+        pad_id = self._batching.token_to_id(pad_token)
+        if pad_id is None:
+            raise OnnxExportError(f"{path}: the pad token {pad_token!r} is not in the vocabulary")
+        self._batching.enable_truncation(max_length=max_length)
+        self._batching.enable_padding(direction="right", pad_id=pad_id, pad_token=pad_token)
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text without the special ones (what passages are sized in)."""
+        return [len(e.ids) for e in self._counting.encode_batch(list(texts), add_special_tokens=False)]
+
+    def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        encoded = self._batching.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+        }
+
+
+def fast_tokenizer(model_dir: Path, export_dir: Path, max_length: int) -> FastTokenizer:
+    """The tokenizer saved beside the export; an export made before it was saved there gets it now, once."""
+    path = export_dir / TOKENIZER_FILE
+    if not path.exists():
+        from transformers import AutoTokenizer
+
+        save_tokenizer(AutoTokenizer.from_pretrained(str(model_dir)), export_dir)
+    config = _read_json(model_dir / "tokenizer_config.json")
+    if config.get("padding_side", "right") != "right":
+        raise OnnxExportError(f"{model_dir}: only right padding is supported, as the export was checked with")
+    pad = config.get("pad_token") or "<pad>"
+    return FastTokenizer(path, max_length, str(pad["content"] if isinstance(pad, dict) else pad))
+
+
+def save_tokenizer(tokenizer: Any, export_dir: Path) -> None:
+    """Write a transformers fast tokenizer's backend as tokenizer.json, atomically (readers may be loading)."""
+    tmp = export_dir / f".{TOKENIZER_FILE}.{os.getpid()}"
+    tokenizer.backend_tokenizer.save(str(tmp))
+    os.replace(tmp, export_dir / TOKENIZER_FILE)
+
+
 class _OnnxRunner:
     """Tokenize and run one batch; returns L2-normalised float32 vectors."""
 
-    def __init__(self, path: Path, tokenizer: Any, max_length: int) -> None:
+    def __init__(self, path: Path, encode: Encode) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -168,32 +233,28 @@ class _OnnxRunner:
         options.intra_op_num_threads = len(os.sched_getaffinity(0))
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.encode = encode
 
     def run(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
-        )
+        encoded = self.encode(list(texts))
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in ("input_ids", "attention_mask")}
         return normalise(np.asarray(self.session.run(None, feeds)[0], dtype=np.float32))
 
 
 class OnnxEmbedder:
-    """The Embedder interface on an ONNX export; loads only the tokenizer and the ONNX graph, not torch."""
+    """The Embedder interface on an ONNX export; loads only the tokenizer and the ONNX graph, not torch
+    nor transformers (their import and tokenizer set-up took ~6 s of every ingest's start)."""
 
     backend = "onnx"
 
     def __init__(self, model_dir: Path, export_dir: Path, dim: int | None = None, batch_size: int = 16) -> None:
-        from transformers import AutoTokenizer
-
         config = _read_json(model_dir / "config_sentence_transformers.json")
         prompts = config.get("prompts") or {}
         self._query_prompt = str(prompts.get("query", ""))
         self._document_prompt = str(prompts.get("document", ""))
         max_length = int(_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length") or 512)
-        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self._runner = _OnnxRunner(export_dir / ONNX_FILE, self._tokenizer, max_length)
+        self._tokenizer = fast_tokenizer(model_dir, export_dir, max_length)
+        self._runner = _OnnxRunner(export_dir / ONNX_FILE, self._tokenizer.encode)
         self._truncate = dim
         self.model_id = model_id_for(str(model_dir)) + (f"@{dim}" if dim else "")
         self.dim = int(dim or self._encode([""], "").shape[1])
@@ -211,8 +272,7 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        lengths = [len(ids) for ids in self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-        for batch in length_sorted_batches(lengths, batch_size):
+        for batch in length_sorted_batches(self._tokenizer.lengths(texts), batch_size):
             out[batch] = self._encode([texts[i] for i in batch], prompt)
             if progress is not None:
                 progress(len(batch))
@@ -228,7 +288,7 @@ class OnnxEmbedder:
         return self._encode_batched(texts, self._query_prompt, 32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._tokenizer.lengths([text])[0]
 
 
 def _read_json(path: Path) -> dict[str, Any]:

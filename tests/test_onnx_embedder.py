@@ -147,3 +147,35 @@ def test_a_killed_exports_staging_folder_is_removed(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(onnx_embedder, "_export_and_check", _fake_exporter([]))
     ensure_export(model, export)
     assert not stale.exists() and is_current(export, model)
+
+
+def _word_tokenizer_file(path: Path) -> Path:
+    """A tiny word-level tokenizer.json with <bos>/<eos> added around each text and a <pad> token."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "return": 4, "within": 5, "30": 6, "days": 7}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<bos> $A <eos>", special_tokens=[("<bos>", 2), ("<eos>", 1)]
+    )
+    tokenizer.save(str(path))
+    return path
+
+
+def test_counting_never_truncates_while_a_batch_is_cut_to_the_model_length_and_padded_right(tmp_path: Path) -> None:
+    from ingest.onnx_embedder import FastTokenizer
+
+    tokenizer = FastTokenizer(_word_tokenizer_file(tmp_path / "tokenizer.json"), max_length=6, pad_token="<pad>")
+    long = "return within 30 days " * 5
+    assert tokenizer.lengths(["return within 30 days", long]) == [4, 20]  # passages are sized on this
+    batch = tokenizer.encode(["return", long])
+    assert batch["input_ids"].tolist() == [[2, 4, 1, 0, 0, 0], [2, 4, 5, 6, 7, 1]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]]
+
+
+def test_a_pad_token_missing_from_the_vocabulary_is_refused(tmp_path: Path) -> None:
+    from ingest.onnx_embedder import FastTokenizer
+
+    with pytest.raises(OnnxExportError, match="pad token"):
+        FastTokenizer(_word_tokenizer_file(tmp_path / "tokenizer.json"), max_length=6, pad_token="[PAD]")

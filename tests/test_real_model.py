@@ -174,3 +174,36 @@ def test_questions_embed_correctly_while_a_reindex_embeds_in_another_thread() ->
     assert np.sum(reindexed[0] * expected_passages, axis=1).min() > 0.9999
     for question, vectors in got.items():
         assert len(vectors) == 5 and min(float(v @ expected[question]) for v in vectors) > 0.9999
+
+
+def test_onnx_runtime_tokenizes_like_transformers_without_importing_it() -> None:
+    """ONNX embedding reads the tokenizer saved beside the export: same ids, same vectors, no transformers/torch."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, json\n"
+        "from assistant.components import build_embedder\n"
+        "from assistant.settings import Settings\n"
+        "e = build_embedder(Settings()).loaded\n"
+        "texts = sys.argv[1:]\n"
+        "vectors = e.embed_documents(texts)\n"
+        "print(json.dumps({'backend': e.backend, 'counts': [e.count_tokens(t) for t in texts],\n"
+        "  'vectors': vectors.tolist(), 'imported': [m for m in ('transformers', 'torch') if m in sys.modules]}))\n"
+    )
+    texts = list(DOCS.values()) + ["Lyhyt.", "palautus " * 2500]
+    done = subprocess.run([sys.executable, "-c", script, *texts], capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "onnx" and got["imported"] == []
+
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from assistant.components import build_embedder
+
+    reference = AutoTokenizer.from_pretrained(Settings().model_path_or_name)
+    assert got["counts"] == [len(reference(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert got["counts"][-1] > 2048  # counting is never truncated: a long text is split, not cut
+    torch = build_embedder(Settings(embedding_backend="torch"))
+    assert np.sum(np.array(got["vectors"][:-1]) * torch.embed_documents(texts[:-1]), axis=1).min() > 0.9999
