@@ -217,8 +217,11 @@ def fast_tokenizer(model_dir: Path, export_dir: Path, max_length: int) -> FastTo
 
 def save_tokenizer(tokenizer: Any, export_dir: Path) -> None:
     """Write a transformers fast tokenizer's backend as tokenizer.json, atomically (readers may be loading)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise OnnxExportError(f"ONNX embedding needs a fast (tokenizer.json) tokenizer, not {type(tokenizer).__name__}")
     tmp = export_dir / f".{TOKENIZER_FILE}.{os.getpid()}"
-    tokenizer.backend_tokenizer.save(str(tmp))
+    backend.save(str(tmp))
     os.replace(tmp, export_dir / TOKENIZER_FILE)
 
 

@@ -179,3 +179,14 @@ def test_a_pad_token_missing_from_the_vocabulary_is_refused(tmp_path: Path) -> N
 
     with pytest.raises(OnnxExportError, match="pad token"):
         FastTokenizer(_word_tokenizer_file(tmp_path / "tokenizer.json"), max_length=6, pad_token="[PAD]")
+
+
+def test_a_model_without_a_fast_tokenizer_is_an_export_error_so_torch_serves(tmp_path: Path) -> None:
+    from ingest.onnx_embedder import save_tokenizer
+
+    class SlowTokenizer:
+        pass
+
+    with pytest.raises(OnnxExportError, match="fast"):
+        save_tokenizer(SlowTokenizer(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
