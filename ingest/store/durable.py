@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+import numpy as np
 
 from ingest.checksums import sha256_file
 
@@ -12,6 +15,16 @@ def file_stat(path: Path) -> str:
     """Size and mtime: a file still showing the stamp recorded when it was written is trusted by a quick check."""
     stat = path.stat()
     return f"{stat.st_size}.{stat.st_mtime_ns}"
+
+
+def save_arrays(folder: Path, arrays: Mapping[str, np.ndarray]) -> list[Path]:
+    """Write each array as `folder/name` in .npy form (no pickles); returns the paths, for sealing."""
+    paths = []
+    for name, array in arrays.items():
+        with (folder / name).open("wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        paths.append(folder / name)
+    return paths
 
 
 def fsync_file(path: Path) -> None:

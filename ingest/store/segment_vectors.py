@@ -16,6 +16,7 @@ import numpy as np
 
 from ingest.store.backends import DEFAULT_VECTORS, create_vector_index
 from ingest.store.base import VectorIndex
+from ingest.store.durable import save_arrays
 from ingest.store.manifest import SegmentRecord
 
 IDS_FILE = "passage_ids.npy"  # (passages,) int64: the chunk id (ingest.store.layout.chunk_int_id) of each row
@@ -29,13 +30,7 @@ def save(folder: Path, ids: np.ndarray, vectors: np.ndarray) -> list[Path]:
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(ids):
         raise ValueError(f"{len(ids)} passage ids but vectors of shape {vectors.shape}")
-    arrays = {IDS_FILE: ids, VECTORS_FILE: vectors}
-    paths = []
-    for name, array in arrays.items():
-        with (folder / name).open("wb") as handle:
-            np.save(handle, array, allow_pickle=False)
-        paths.append(folder / name)
-    return paths
+    return save_arrays(folder, {IDS_FILE: ids, VECTORS_FILE: vectors})
 
 
 def stored_in(record: SegmentRecord) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ingest.documents import Chunk
 from ingest.sentences import heading_spans, sentence_spans
+from ingest.store.durable import save_arrays
 
 # Versions of index format 1 kept every passage's sentences in one file of their own folder.
 LEGACY_FILE = "sentences.npz"
@@ -134,12 +135,7 @@ class SentenceIndex:
             SPANS_FILE: np.vstack(spans or [_no_spans()]).astype(np.int32),
             VECTORS_FILE: np.vstack(vectors or [self._no_vectors()]).astype(np.float16),
         }
-        paths = []
-        for name, array in arrays.items():
-            with (folder / name).open("wb") as handle:
-                np.save(handle, array, allow_pickle=False)
-            paths.append(folder / name)
-        return paths
+        return save_arrays(folder, arrays)
 
     def rows(self, chunk_ints: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The stored spans and float16 vectors of each passage (empty for unknown ones)."""
