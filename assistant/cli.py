@@ -426,7 +426,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         err.print(f"[red]{exc}[/red]")
         return EXIT_FAILED
     bars = _progress_bars(quiet=args.json)
-    request = EvalRequest(Path(args.target), modes, args.index, args.limit, args.lang, tuple(args.negatives or ()))
+    request = EvalRequest(
+        Path(args.target),
+        modes,
+        args.index,
+        args.limit,
+        args.lang,
+        tuple(args.negatives or ()),
+        withhold=args.withhold,
+    )
     try:
         with bars:
             report = evaluate(request, settings, RichProgress(bars))
@@ -529,6 +537,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="questions written for another collection (.jsonl set or BEIR folder; first 200), which must "
         "abstain here; repeatable",
+    )
+    evaluation.add_argument(
+        "--withhold",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also ask the first N answerable questions with the passages that answer them withheld "
+        "(searched as if never ingested), which must abstain: near-topic unanswerable questions on any set",
     )
     evaluation.set_defaults(func=cmd_eval)
 

@@ -51,9 +51,12 @@ class Filters:
     languages: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] | None = None  # access groups of the caller; None = unrestricted
+    # Passages searched as if the collection did not hold them, keyword statistics included: how the
+    # eval asks a question whose answering passages were never ingested (`assistant eval --withhold`).
+    withheld: frozenset[int] = frozenset()
 
     def empty(self) -> bool:
-        return not (self.source_prefix or self.languages or self.tags) and self.groups is None
+        return not (self.source_prefix or self.languages or self.tags or self.withheld) and self.groups is None
 
 
 def can_see(document_groups: frozenset[str] | list[str], caller_groups: tuple[str, ...] | None) -> bool:
@@ -198,7 +201,12 @@ class Retriever:
             mask &= np.array([bool(t & wanted) for t in self._tags], dtype=bool)
         if filters.groups is not None:
             mask &= self._visible_mask(filters.groups)
+        if filters.withheld:
+            mask &= self._present_mask(filters.withheld)
         return self._ids[mask]
+
+    def _present_mask(self, withheld: frozenset[int]) -> np.ndarray:
+        return ~np.isin(self._ids, np.fromiter(withheld, dtype=np.int64, count=len(withheld)))
 
     def _visible_mask(self, groups: tuple[str, ...]) -> np.ndarray:
         """Which chunks a caller with these groups may see (cached: a deployment has few group sets)."""
@@ -214,9 +222,11 @@ class Retriever:
         Keyword statistics are counted over these, so a restricted document cannot be detected
         through the scores of the passages a caller does see.
         """
-        if filters.groups is None:
+        if filters.groups is None and not filters.withheld:
             return None
-        mask = self._visible_mask(filters.groups)
+        mask = self._visible_mask(filters.groups) if filters.groups is not None else np.ones(len(self._ids), dtype=bool)
+        if filters.withheld:
+            mask &= self._present_mask(filters.withheld)
         return None if mask.all() else self._ids[mask]
 
     def search(

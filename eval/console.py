@@ -35,7 +35,8 @@ ANSWER_METRICS = ("questions", "answer_hit", "answer_hit_ratio", "highlight_hit"
 
 
 def answers_table(mode: str, run: dict[str, Any]) -> Table | None:
-    """What the agent sees: answer and highlight hits, false abstention; same-language vs cross-lingual; negatives."""
+    """What the agent sees: answer and highlight hits, false abstention; same-language vs cross-lingual;
+    negatives and withheld-gold questions."""
     answers = run.get("answers")
     if not answers:
         return None
@@ -48,9 +49,10 @@ def answers_table(mode: str, run: dict[str, Any]) -> Table | None:
         table.add_column(column, justify="right")
     for metric in ANSWER_METRICS:
         table.add_row(metric, *(_cell(c.get(metric), metric) for c in columns.values()))
-    negatives = run.get("negatives")
-    if negatives:
-        table.add_row("negatives abstained", _cell(negatives["abstained"], ""), *([""] * (len(columns) - 1)))
+    for key, label in (("negatives", "negatives abstained"), ("withheld", "withheld gold abstained")):
+        refusals = run.get(key)
+        if refusals:
+            table.add_row(label, _cell(refusals["abstained"], ""), *([""] * (len(columns) - 1)))
     return table
 
 

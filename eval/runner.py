@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.answer import Answer, ExtractiveAnswerer, null_for, question_evidence
-from assistant.retriever import Mode, QueryEmbeddingCache, Retriever
+from assistant.retriever import Filters, Mode, QueryEmbeddingCache, Retriever
 from assistant.timing import ms_since
 from eval.judges import Judge, Question
 from ingest.embedder import Embedder
@@ -54,6 +54,8 @@ class QuestionResult:
     # A relevant cited passage's highlight overlaps the gold quote (None: no quotes known, or nothing relevant cited).
     highlight_hit: bool | None = None
     negative: bool = False  # a question written for another collection: must abstain
+    # Asked with its answering passages withheld from the collection (`--withhold`): must abstain.
+    withheld: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,15 +79,21 @@ def score_question(
     search_k: int = SEARCH_K,
     depth: int = SEARCH_K,
     negative: bool = False,
+    withheld: frozenset[int] = frozenset(),
 ) -> QuestionResult:
-    """Search `search_k` passages for the ranking, then ask like /v1/ask (its own top-ASK_K search)."""
+    """Search `search_k` passages for the ranking, then ask like /v1/ask (its own top-ASK_K search).
+
+    `withheld`: passages searched as if they were not in the collection (the question's own gold, so
+    that it becomes a near-topic question the collection cannot answer).
+    """
+    filters = Filters(withheld=withheld)
     started = time.perf_counter()
-    result = retriever.search(question.text, top_k=search_k, mode=mode)
+    result = retriever.search(question.text, top_k=search_k, mode=mode, filters=filters)
     search_ms = ms_since(started)
     judged = judge.rank(question, [h.chunk for h in result.hits], depth)
 
     started = time.perf_counter()
-    small = retriever.search(question.text, top_k=ASK_K, mode=mode)
+    small = retriever.search(question.text, top_k=ASK_K, mode=mode, filters=filters)
     answer = answerer.answer(question.text, small)
     ask_ms = ms_since(started)
 
@@ -127,6 +135,7 @@ def score_question(
         answer_hit=_answer_hit(question, answer, judge),
         highlight_hit=_highlight_hit(question, answer, judge),
         negative=negative,
+        withheld=bool(withheld),
     )
 
 

@@ -83,28 +83,37 @@ def answer_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
     return {k: _round(v) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def negatives_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
-    """Questions written for another collection: the share the assistant rightly abstained on."""
-    negatives = [r for r in results if r.negative]
-    if not negatives:
+def _abstained(questions: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """Questions that must get "not found": how many, and the share that did, overall and per language."""
+    if not questions:
         return None
-    languages = sorted({r.lang for r in negatives})
+    languages = sorted({r.lang for r in questions})
     return {
-        "questions": len(negatives),
-        "abstained": _round(metrics.share([not r.found for r in negatives])),
+        "questions": len(questions),
+        "abstained": _round(metrics.share([not r.found for r in questions])),
         "per_language": {
-            lang: _round(metrics.share([not r.found for r in negatives if r.lang == lang])) for lang in languages
+            lang: _round(metrics.share([not r.found for r in questions if r.lang == lang])) for lang in languages
         },
     }
 
 
+def negatives_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """Questions written for another collection: the share the assistant rightly abstained on."""
+    return _abstained([r for r in results if r.negative])
+
+
+def withheld_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """The collection's own questions asked with their answering passages withheld (near-topic, unanswerable)."""
+    return _abstained([r for r in results if r.withheld])
+
+
 def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
-    """{"overall", "per_language", "answers", "negatives", "questions"} for one mode, as the JSON output holds it.
+    """{"overall", "per_language", "answers", "negatives", "withheld", "questions"} for one mode (the JSON output).
 
     `answers` splits the answer metrics overall, per language, and into same-language and
-    cross-lingual questions; negatives never enter the other metrics.
+    cross-lingual questions; negatives and withheld questions never enter the other metrics.
     """
-    own = [r for r in results if not r.negative]
+    own = [r for r in results if not (r.negative or r.withheld)]
     languages = sorted({r.lang for r in own})
     return {
         "overall": summarize(own),
@@ -116,5 +125,6 @@ def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "per_language": {lang: answer_metrics([r for r in own if r.lang == lang]) for lang in languages},
         },
         "negatives": negatives_metrics(results),
+        "withheld": withheld_metrics(results),
         "questions": [r.to_dict() for r in results],
     }

@@ -45,6 +45,9 @@ class EvalRequest:
     lang: str | None = None
     negatives: Sequence[Path] = ()  # eval sets or BEIR folders written for other collections
     negatives_limit: int | None = 200  # questions taken from each negatives file
+    # How many of the set's own answerable questions to ask again with their answering passages
+    # withheld: near-topic questions the collection cannot answer, on any set (0: none).
+    withhold: int = 0
 
 
 class _NoGold:
@@ -72,6 +75,23 @@ def negative_questions(path: Path, limit: int | None) -> list[Question]:
     else:
         raise TargetError(f"negatives {path} is neither a .jsonl eval set nor a BEIR folder")
     return [Question(f"{path.stem}:{q.id}", q.text, q.lang, False) for q in found]
+
+
+def withheld_questions(
+    questions: Sequence[Question], judge: Judge, chunks: dict[int, Chunk], limit: int
+) -> list[tuple[Question, frozenset[int]]]:
+    """The first `limit` answerable questions with answering passages in the index, each marked
+    unanswerable, with the ids of those passages (every passage the judge counts as answering)."""
+    out: list[tuple[Question, frozenset[int]]] = []
+    for question in questions:
+        if len(out) >= limit:
+            break
+        if not question.answerable:
+            continue
+        answering = frozenset(i for i, chunk in chunks.items() if judge.relevant(question, chunk))
+        if answering:
+            out.append((Question(f"withheld:{question.id}", question.text, question.lang, False), answering))
+    return out
 
 
 def _retriever(settings: Settings, index_dir: Path | None, embedder: Embedder) -> Retriever:
@@ -142,6 +162,12 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
             runs[mode].extend(
                 score_question(q, retriever, answerer, _NoGold(), mode, search_k, negative=True) for q in negatives
             )
+    withheld = withheld_questions(questions, judge, retriever.index.chunks, request.withhold)
+    for mode in request.modes:
+        runs[mode].extend(
+            score_question(q, retriever, answerer, _NoGold(), mode, search_k, withheld=answering)
+            for q, answering in withheld
+        )
     first_mode = next(iter(runs.values()), [])
     notes += [f"{r.id}: {note}" for r in first_mode for note in r.notes][:MAX_NOTES]
     if "bm25" in runs:
@@ -164,6 +190,7 @@ def evaluate(request: EvalRequest, settings: Settings, progress: Progress | None
         "limit": request.limit,
         "lang": request.lang,
         "negatives": [str(p) for p in request.negatives],
+        "withhold": request.withhold,
     }
     index = retriever.index
     return build_report(str(target), index.version, index.manifest.model, used, runs, notes)

@@ -85,11 +85,40 @@ def test_cli_eval_json_has_the_documented_shape(service, store, fake_model, tmp_
     assert report["model"] == "fake-embedder" and report["settings"]["min_dense_score"] == 0.2
     assert list(report["modes"]) == ["dense", "bm25", "hybrid"]
     hybrid = report["modes"]["hybrid"]
-    assert set(hybrid) == {"overall", "per_language", "answers", "negatives", "questions"}
+    assert set(hybrid) == {"overall", "per_language", "answers", "negatives", "withheld", "questions"}
     assert len(hybrid["questions"]) == len(ITEMS)
     assert hybrid["overall"]["hit@5"] == 1.0
     assert set(report["calibration"]) == {"dense", "hybrid"}
     assert report["calibration"]["hybrid"]["suggested"]["balanced_accuracy"] is not None
+
+
+def test_withheld_gold_questions_are_asked_without_their_passages(service, store, fake_model, tmp_path, capsys) -> None:
+    """`--withhold N`: the first N answerable questions are asked again with the passages that answer them
+    withheld; they must abstain, are reported apart, and leave every other metric as it was."""
+    path = eval_set_file(tmp_path / "set.jsonl")
+    args = ["eval", str(path), "--index", str(store.root), "--mode", "hybrid", "--json"]
+    assert main(args, settings=fake_model) == EXIT_OK
+    plain = json.loads(capsys.readouterr().out)["modes"]["hybrid"]
+    assert plain["withheld"] is None
+    assert main([*args, "--withhold", "3"], settings=fake_model) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["withhold"] == 3
+    hybrid = report["modes"]["hybrid"]
+    asked = [q for q in hybrid["questions"] if q["withheld"]]
+    assert [q["id"] for q in asked] == ["withheld:en-1", "withheld:fi-1", "withheld:pl-1"]
+    answering = {"withheld:en-1": "returns.md", "withheld:fi-1": "toimitus.md", "withheld:pl-1": "platnosci.md"}
+    for q in asked:
+        assert not q["answerable"]
+        # Each of these documents has one answering passage; its other passages may still be found.
+        gold = next(i.relevant[0].quote for i in ITEMS if f"withheld:{i.id}" == q["id"])
+        assert all(gold not in r["text"] for r in q["retrieved"] if r["source"] == answering[q["id"]])
+    abstained = sum(not q["found"] for q in asked) / len(asked)
+    assert hybrid["withheld"]["questions"] == 3 and hybrid["withheld"]["abstained"] == pytest.approx(abstained, abs=1e-4)
+    def untimed(metrics: dict) -> dict:
+        return {k: v for k, v in metrics.items() if not k.endswith("_ms")}
+
+    assert untimed(hybrid["overall"]) == untimed(plain["overall"])
+    assert hybrid["answers"]["overall"] == plain["answers"]["overall"]
 
 
 def test_cli_eval_html_report_is_self_contained(service, store, fake_model, tmp_path, capsys) -> None:

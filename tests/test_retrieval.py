@@ -117,6 +117,40 @@ def test_a_restricted_document_does_not_shift_an_outsiders_scores(tmp_path: Path
     assert insider[0].chunk.source == "hr/bonus.md"
 
 
+def test_withheld_passages_are_searched_as_if_never_ingested(tmp_path: Path, embedder, cache) -> None:
+    """What `assistant eval --withhold` relies on: hits, scores and the answer's evidence all equal an
+    index that never held the withheld document."""
+    from assistant.answer import question_evidence
+    from assistant.service import KnowledgeService, ServiceConfig
+    from ingest.store.layout import IndexStore
+
+    extra = "# Bonus\n\nThe delivery bonus is paid within 30 days for Postin deliveries."
+
+    def retriever_over(root: Path, name: str) -> Retriever:
+        store = IndexStore(tmp_path / name)
+        sync_folder(root, store, embedder, cache)
+        return KnowledgeService(store, embedder, ServiceConfig(0.4)).retriever()
+
+    full = retriever_over(write_corpus(tmp_path / "kb", {**CORPUS, "bonus.md": extra}), "idx-full")
+    without = retriever_over(write_corpus(tmp_path / "kb-without"), "idx-without")
+    withheld = frozenset(i for i, c in full.index.chunks.items() if c.source == "bonus.md")
+    assert withheld
+    for query in ("delivery bonus within 30 days", "Postin toimitus", "bonus"):
+        for mode in ("bm25", "hybrid"):
+            asked = full.search(query, 10, Filters(withheld=withheld), mode=mode)
+            reference = without.search(query, 10, mode=mode)
+            assert [(h.chunk.source, h.chunk.text) for h in asked.hits] == [
+                (h.chunk.source, h.chunk.text) for h in reference.hits
+            ]
+            assert [h.score for h in asked.hits] == pytest.approx([h.score for h in reference.hits], rel=1e-5)
+            assert asked.coverage == pytest.approx(reference.coverage, rel=1e-5)
+        asked = full.search(query, 5, Filters(withheld=withheld))
+        assert question_evidence(asked) is not None
+        assert asked.dense_scores.tolist() == pytest.approx(without.search(query, 5).dense_scores.tolist(), rel=1e-5)
+    # Without the filter the document is there to be found.
+    assert full.search("delivery bonus", 3, mode="bm25").hits[0].chunk.source == "bonus.md"
+
+
 def test_identical_passages_in_two_files_are_shown_once(tmp_path: Path, embedder, cache) -> None:
     from assistant.service import KnowledgeService, ServiceConfig
     from ingest.store.layout import IndexStore
