@@ -44,9 +44,10 @@ class QuestionResult:
     search_ms: float
     ask_ms: float
     notes: list[str] = field(default_factory=list)
-    # The retrieval signals (ingest.calibration.Evidence) and the collection's null mean for them.
+    # The retrieval signals (ingest.calibration.Evidence) and the collection's null for them.
     evidence: dict[str, float] | None = None
     null_mean: dict[str, float] | None = None
+    null_std: dict[str, float] | None = None  # with null_mean, enough to replay the rule from the report alone
     # Asked in another language than the passages that answer it (None: no answering passage retrieved).
     cross_lingual: bool | None = None
     # Answerable and answered with a cited passage that holds the gold (None for unanswerable questions).
@@ -131,6 +132,7 @@ def score_question(
         notes=judged.notes,
         evidence=None if evidence is None else {k: round(v, 6) for k, v in asdict(evidence).items()},
         null_mean=None if null is None else dict(null.mean),
+        null_std=None if null is None else dict(null.std),
         cross_lingual=(lang not in answering) if answering else None,
         answer_hit=_answer_hit(question, answer, judge),
         highlight_hit=_highlight_hit(question, answer, judge),

@@ -396,3 +396,35 @@ def test_ann_scale_distractors_join_the_corpus_once_and_never_duplicate_a_passag
     corpus = with_distractors(rows[:2], rows[2:3], others)
     assert corpus[:2].tolist() == rows[:2].tolist()  # the passages keep their rows (their ids) first
     assert sorted(map(tuple, corpus[2:].tolist())) == sorted(map(tuple, rows[3:].tolist()))
+
+
+def _question(dense_top: float, coverage: float, *, answerable=True, negative=False, withheld=False) -> dict:
+    """An eval report question whose only signal above the null is the best passage's similarity."""
+    null = {"dense_top": 0.2, "dense_margin": 0.0, "sentence_top": 0.2, "coverage": 0.0}
+    spread = {"dense_top": 0.1, "dense_margin": 0.1, "sentence_top": 0.1, "coverage": 0.1}
+    evidence = {"dense_top": dense_top, "dense_margin": 0.0, "sentence_top": 0.2, "coverage": coverage}
+    return {"evidence": evidence, "null_mean": null, "null_std": spread, "answerable": answerable,
+            "negative": negative, "withheld": withheld, "recall_total": 1 if answerable else 0}  # fmt: skip
+
+
+def test_abstention_ceiling_replays_the_rule_and_finds_the_oracle_threshold() -> None:
+    from benchmarks.abstention_ceiling import PRODUCT_WEIGHTS, auc, gap, groups, per_set
+
+    # Confidence = 0.5 * (dense_top - 0.2) / 0.1 + 2 * coverage: answerable 3.5-6.5, withheld 1.0 and 4.5.
+    questions = [_question(t, 0.0) for t in (0.9, 1.1, 1.3, 1.5)]
+    questions += [
+        _question(0.4, 0.0, answerable=False, withheld=True),
+        _question(0.9, 0.5, answerable=False, withheld=True),
+    ]
+    questions.append(_question(0.2, 0.0, answerable=False, negative=True))
+    sets = groups({"modes": {"hybrid": {"questions": questions}}})
+    assert {k: len(v) for k, v in sets.items()} == {"answerable": 4, "negatives": 1, "unanswerable": 0, "withheld": 2}
+    assert (sets["answerable"] @ PRODUCT_WEIGHTS).tolist() == pytest.approx([3.5, 4.5, 5.5, 6.5])
+    assert (sets["withheld"] @ PRODUCT_WEIGHTS).tolist() == pytest.approx([1.0, 4.5])
+    # 4.5 ties one answerable question: pairs 8, outscored 6, one tie -> (6 + 0.5) / 8.
+    assert auc(sets["answerable"] @ PRODUCT_WEIGHTS, sets["withheld"] @ PRODUCT_WEIGHTS) == pytest.approx(6.5 / 8)
+    # At 2.75 the rule answers every answerable question and refuses the withheld one scoring 1.0.
+    assert per_set("tiny", sets, 2.75).startswith("| tiny | 2 | 0.500 | 0.000 | 0.812 |")
+    # The 5% quantile of answerable scores (3.65) allows refusing below it; 90% of withheld (4.15) is above it.
+    assert gap(PRODUCT_WEIGHTS, {"tiny": sets}, ("negatives", "withheld")) == pytest.approx(3.65 - 4.15)
+    assert gap(PRODUCT_WEIGHTS, {"tiny": sets}, ("negatives",)) == pytest.approx(3.65 - 0.0)
