@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eval.summary import GUARDED, LOWER_IS_BETTER, RATES
+from eval.summary import ANSWER_HEADLINE, GUARDED, LOWER_IS_BETTER, RATES
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,24 @@ class Delta:
         return self.metric in GUARDED and self.drop > max_drop + 1e-9
 
 
+def _section(run: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        run = run.get(key) or {}
+    return run
+
+
 def deltas(current: dict[str, Any], baseline: dict[str, Any]) -> list[Delta]:
-    """Every rate metric present in both runs for the modes both ran."""
+    """Every rate metric present in both runs for the modes both ran, the answer metrics included."""
     out = []
     for mode, run in current.get("modes", {}).items():
         previous = baseline.get("modes", {}).get(mode)
         if previous is None:
             continue
-        for metric in RATES:
-            now, before = run["overall"].get(metric), previous.get("overall", {}).get(metric)
+        compared = [(metric, ("overall",), metric) for metric in RATES] + list(ANSWER_HEADLINE)
+        for name, path, key in compared:
+            now, before = _section(run, path).get(key), _section(previous, path).get(key)
             if isinstance(now, int | float) and isinstance(before, int | float):
-                out.append(Delta(mode, metric, float(before), float(now)))
+                out.append(Delta(mode, name, float(before), float(now)))
     return out
 
 

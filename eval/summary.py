@@ -11,7 +11,14 @@ from eval.runner import SEARCH_K, QuestionResult
 # Metrics a baseline comparison guards; the others are context.
 HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10", "recall@100", "no_answer_accuracy", "citation_precision")
 LOWER_IS_BETTER = ("false_abstention_rate",)
-GUARDED = HEADLINE + LOWER_IS_BETTER
+# What the agent sees, guarded too: (metric name in a comparison, section of the run, key in it).
+ANSWER_HEADLINE = (
+    ("answer_hit", ("answers", "overall"), "answer_hit"),
+    ("highlight_hit", ("answers", "overall"), "highlight_hit"),
+    ("negatives_abstained", ("negatives",), "abstained"),
+    ("withheld_abstained", ("withheld",), "abstained"),
+)
+GUARDED = HEADLINE + LOWER_IS_BETTER + tuple(name for name, _, _ in ANSWER_HEADLINE)
 RATES = (*HEADLINE, "false_abstention_rate", "abstention_precision", "abstention_recall")
 LATENCIES = ("ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms")
 

@@ -90,3 +90,25 @@ def test_answer_metrics_against_a_hand_computed_case() -> None:
     # Negatives never count as the set's own unanswerable questions.
     assert mode["overall"]["questions"] == 4 and mode["overall"]["unanswerable"] == 0
     assert mode["answers"]["same_language"]["questions"] == 2
+
+
+def test_the_baseline_gate_guards_what_the_agent_sees() -> None:
+    """A drop in answer hit, highlight hit or either refusal rate fails the gate like a retrieval drop."""
+    from eval.compare import regressions
+
+    def run(answer_hit: float, highlight: float, negatives: float, withheld: float | None) -> dict:
+        hybrid = {
+            "overall": {"ndcg@10": 0.9},
+            "answers": {"overall": {"answer_hit": answer_hit, "highlight_hit": highlight}},
+            "negatives": {"abstained": negatives},
+            "withheld": None if withheld is None else {"abstained": withheld},
+        }
+        return {"modes": {"hybrid": hybrid}}
+
+    baseline = run(0.90, 0.90, 0.99, 0.30)
+    assert regressions(run(0.89, 0.90, 0.99, 0.30), baseline, 0.02) == []
+    dropped = {d.metric for d in regressions(run(0.85, 0.80, 0.95, 0.20), baseline, 0.02)}
+    assert dropped == {"answer_hit", "highlight_hit", "negatives_abstained", "withheld_abstained"}
+    # A run without withheld questions is not compared on them.
+    assert regressions(run(0.90, 0.90, 0.99, None), baseline, 0.02) == []
+    assert regressions(run(0.95, 0.95, 1.0, 0.60), baseline, 0.02) == []
