@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from eval.compare import Delta
-from eval.summary import LATENCIES, RATES
+from eval.summary import ANSWER_METRICS, LATENCIES, RATES
 
 
 def _cell(value: Any, metric: str) -> str:
@@ -29,9 +29,6 @@ def mode_table(mode: str, run: dict[str, Any]) -> Table:
         values = [run["overall"].get(metric)] + [run["per_language"][lang].get(metric) for lang in languages]
         table.add_row(metric, *(_cell(v, metric) for v in values))
     return table
-
-
-ANSWER_METRICS = ("questions", "answer_hit", "answer_hit_ratio", "highlight_hit", "false_abstention_rate")
 
 
 def answers_table(mode: str, run: dict[str, Any]) -> Table | None:

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from eval.compare import deltas
-from eval.summary import LATENCIES, RATES
+from eval.summary import ANSWER_METRICS, LATENCIES, RATES
 from eval.svg import bar_chart
 
 FAIL_TOP = 5
@@ -45,6 +45,26 @@ def _metric_table(run: dict[str, Any]) -> str:
         cells = [run["overall"].get(metric)] + [run["per_language"][lang].get(metric) for lang in languages]
         rows.append(f"<tr><td>{metric}</td>" + "".join(f"<td>{_fmt(c, metric)}</td>" for c in cells) + "</tr>")
     return f"<table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _answers_table(run: dict[str, Any]) -> str:
+    """What the agent sees, as the console's answers table: all, same-language, cross-lingual, per language."""
+    answers = run.get("answers")
+    if not answers:
+        return ""
+    columns = {"all": answers["overall"], "same language": answers["same_language"]}
+    columns |= {"cross-lingual": answers["cross_lingual"], **answers["per_language"]}
+    head = "".join(f"<th>{escape(name)}</th>" for name in columns)
+    rows = [
+        f"<tr><td>{metric}</td>"
+        + "".join(f"<td>{_fmt(c.get(metric), metric)}</td>" for c in columns.values())
+        + "</tr>"
+        for metric in ANSWER_METRICS
+    ]
+    for key, label in (("negatives", "negatives abstained"), ("withheld", "withheld gold abstained")):
+        if run.get(key):
+            rows.append(_row([f"{label} ({run[key]['questions']})", _fmt(run[key]["abstained"])]))
+    return f"<h3>Answers</h3><table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _charts(report: dict[str, Any]) -> str:
@@ -163,7 +183,8 @@ def render(report: dict[str, Any], baseline: dict[str, Any] | None = None, max_d
         sections += ["<h2>Change against the baseline</h2>", _baseline(report, baseline, max_drop)]
     sections += ["<h2>Abstention threshold</h2>", _calibration(report)]
     for mode, run in report["modes"].items():
-        sections += [f"<h2>Mode: {escape(mode)}</h2>", _metric_table(run), "<h3>Failed questions</h3>", _failures(run)]
+        sections += [f"<h2>Mode: {escape(mode)}</h2>", _metric_table(run), _answers_table(run)]
+        sections += ["<h3>Failed questions</h3>", _failures(run)]
     if report.get("notes"):
         sections += ["<h2>Notes</h2><ul>", *(f"<li>{escape(n)}</li>" for n in report["notes"]), "</ul>"]
     return (

@@ -20,6 +20,8 @@ ANSWER_HEADLINE = (
 )
 GUARDED = HEADLINE + LOWER_IS_BETTER + tuple(name for name, _, _ in ANSWER_HEADLINE)
 RATES = (*HEADLINE, "false_abstention_rate", "abstention_precision", "abstention_recall")
+# The answer metrics a report shows per column (all, same-language, cross-lingual, per language).
+ANSWER_METRICS = ("questions", "answer_hit", "answer_hit_ratio", "highlight_hit", "false_abstention_rate")
 LATENCIES = ("ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms")
 
 

@@ -100,8 +100,11 @@ def test_withheld_gold_questions_are_asked_without_their_passages(service, store
     assert main(args, settings=fake_model) == EXIT_OK
     plain = json.loads(capsys.readouterr().out)["modes"]["hybrid"]
     assert plain["withheld"] is None
-    assert main([*args, "--withhold", "3"], settings=fake_model) == EXIT_OK
+    html_path = tmp_path / "report.html"
+    assert main([*args, "--withhold", "3", "--report", str(html_path)], settings=fake_model) == EXIT_OK
     report = json.loads(capsys.readouterr().out)
+    html = html_path.read_text(encoding="utf-8")
+    assert "<h3>Answers</h3>" in html and "answer_hit" in html and "withheld gold abstained (3)" in html
     assert report["settings"]["withhold"] == 3
     hybrid = report["modes"]["hybrid"]
     asked = [q for q in hybrid["questions"] if q["withheld"]]
