@@ -199,14 +199,22 @@ class Retriever:
         if filters.tags:
             wanted = set(filters.tags)
             mask &= np.array([bool(t & wanted) for t in self._tags], dtype=bool)
-        if filters.groups is not None:
-            mask &= self._visible_mask(filters.groups)
-        if filters.withheld:
-            mask &= self._present_mask(filters.withheld)
+        existing = self._existing_mask(filters)
+        if existing is not None:
+            mask &= existing
         return self._ids[mask]
 
-    def _present_mask(self, withheld: frozenset[int]) -> np.ndarray:
-        return ~np.isin(self._ids, np.fromiter(withheld, dtype=np.int64, count=len(withheld)))
+    def _existing_mask(self, filters: Filters) -> np.ndarray | None:
+        """The chunks that exist for this caller: their groups let them see it and it is not withheld (None: all).
+
+        A new array when it is withheld from, never the cached group mask changed in place.
+        """
+        mask = self._visible_mask(filters.groups) if filters.groups is not None else None
+        if filters.withheld:
+            withheld = np.fromiter(filters.withheld, dtype=np.int64, count=len(filters.withheld))
+            present = ~np.isin(self._ids, withheld)
+            mask = present if mask is None else mask & present
+        return mask
 
     def _visible_mask(self, groups: tuple[str, ...]) -> np.ndarray:
         """Which chunks a caller with these groups may see (cached: a deployment has few group sets)."""
@@ -222,12 +230,8 @@ class Retriever:
         Keyword statistics are counted over these, so a restricted document cannot be detected
         through the scores of the passages a caller does see.
         """
-        if filters.groups is None and not filters.withheld:
-            return None
-        mask = self._visible_mask(filters.groups) if filters.groups is not None else np.ones(len(self._ids), dtype=bool)
-        if filters.withheld:
-            mask &= self._present_mask(filters.withheld)
-        return None if mask.all() else self._ids[mask]
+        mask = self._existing_mask(filters)
+        return None if mask is None or mask.all() else self._ids[mask]
 
     def search(
         self,
