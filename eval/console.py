@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from eval.compare import Delta
-from eval.summary import ANSWER_METRICS, LATENCIES, RATES
+from eval.summary import ANSWER_METRICS, LATENCIES, RATES, REFUSAL_ROWS, answer_columns
 
 
 def _cell(value: Any, metric: str) -> str:
@@ -37,16 +37,14 @@ def answers_table(mode: str, run: dict[str, Any]) -> Table | None:
     answers = run.get("answers")
     if not answers:
         return None
-    columns = {"all": answers["overall"], "same language": answers["same_language"]}
-    columns["cross-lingual"] = answers["cross_lingual"]
-    columns.update(answers["per_language"])
+    columns = answer_columns(answers)
     table = Table(title=f"answers: {mode}")
     table.add_column("metric")
     for column in columns:
         table.add_column(column, justify="right")
     for metric in ANSWER_METRICS:
         table.add_row(metric, *(_cell(c.get(metric), metric) for c in columns.values()))
-    for key, label in (("negatives", "negatives abstained"), ("withheld", "withheld gold abstained")):
+    for key, label in REFUSAL_ROWS:
         refusals = run.get(key)
         if refusals:
             table.add_row(label, _cell(refusals["abstained"], ""), *([""] * (len(columns) - 1)))

@@ -6,7 +6,7 @@ from html import escape
 from typing import Any
 
 from eval.compare import deltas
-from eval.summary import ANSWER_METRICS, LATENCIES, RATES
+from eval.summary import ANSWER_METRICS, LATENCIES, RATES, REFUSAL_ROWS, answer_columns
 from eval.svg import bar_chart
 
 FAIL_TOP = 5
@@ -52,19 +52,13 @@ def _answers_table(run: dict[str, Any]) -> str:
     answers = run.get("answers")
     if not answers:
         return ""
-    columns = {"all": answers["overall"], "same language": answers["same_language"]}
-    columns |= {"cross-lingual": answers["cross_lingual"], **answers["per_language"]}
-    head = "".join(f"<th>{escape(name)}</th>" for name in columns)
-    rows = [
-        f"<tr><td>{metric}</td>"
-        + "".join(f"<td>{_fmt(c.get(metric), metric)}</td>" for c in columns.values())
-        + "</tr>"
-        for metric in ANSWER_METRICS
-    ]
-    for key, label in (("negatives", "negatives abstained"), ("withheld", "withheld gold abstained")):
+    columns = answer_columns(answers)
+    head = _row(["metric", *(escape(name) for name in columns)], "th")
+    rows = [_row([metric, *(_fmt(c.get(metric), metric) for c in columns.values())]) for metric in ANSWER_METRICS]
+    for key, label in REFUSAL_ROWS:
         if run.get(key):
             rows.append(_row([f"{label} ({run[key]['questions']})", _fmt(run[key]["abstained"])]))
-    return f"<h3>Answers</h3><table><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
+    return f"<h3>Answers</h3><table>{head}{''.join(rows)}</table>"
 
 
 def _charts(report: dict[str, Any]) -> str:

@@ -22,6 +22,8 @@ GUARDED = HEADLINE + LOWER_IS_BETTER + tuple(name for name, _, _ in ANSWER_HEADL
 RATES = (*HEADLINE, "false_abstention_rate", "abstention_precision", "abstention_recall")
 # The answer metrics a report shows per column (all, same-language, cross-lingual, per language).
 ANSWER_METRICS = ("questions", "answer_hit", "answer_hit_ratio", "highlight_hit", "false_abstention_rate")
+# The questions that must get "not found", as reports label them.
+REFUSAL_ROWS = (("negatives", "negatives abstained"), ("withheld", "withheld gold abstained"))
 LATENCIES = ("ask_p50_ms", "ask_p95_ms", "search_p50_ms", "search_p95_ms")
 
 
@@ -114,6 +116,12 @@ def negatives_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | Non
 def withheld_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
     """The collection's own questions asked with their answering passages withheld (near-topic, unanswerable)."""
     return _abstained([r for r in results if r.withheld])
+
+
+def answer_columns(answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A run's `answers` as the columns a report shows: all, same language, cross-lingual, each language."""
+    columns = {"all": answers["overall"], "same language": answers["same_language"]}
+    return columns | {"cross-lingual": answers["cross_lingual"], **answers["per_language"]}
 
 
 def summarize_mode(results: Sequence[QuestionResult]) -> dict[str, Any]:
