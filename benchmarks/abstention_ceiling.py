@@ -90,9 +90,10 @@ def best_weighting(
     for _ in range(samples):
         # Scale does not matter (the threshold follows); coverage is drawn on a wider range, as it is raw.
         weights = np.abs(rng.normal(size=len(SIGNALS) + 1)) * np.array([1.0] * len(SIGNALS) + [4.0])
-        found = gap(weights / weights[: len(SIGNALS)].sum(), data, refusals)
+        weights /= weights[: len(SIGNALS)].sum()
+        found = gap(weights, data, refusals)
         if found > best[0]:
-            best = (found, weights / weights[: len(SIGNALS)].sum())
+            best = (found, weights)
     return best
 
 
